@@ -1,0 +1,123 @@
+import path from 'node:path';
+export { projectRoot } from './paths.js';
+import { z } from 'zod';
+import { ConfigError } from '../errors/index.js';
+
+const intFromEnv = (def: number, min: number, max: number) =>
+  z.coerce.number().int().min(min).max(max).default(def);
+
+/**
+ * The whole configuration, parsed once at start-up from the environment and CLI flags.
+ * Nothing else reads process.env: the typed object is passed down (and to workers via workerData).
+ */
+export const configSchema = z.object({
+  /** PGlite folder used when no DATABASE_URL is set. */
+  dataDir: z.string().min(1).default('./data'),
+  /** Postgres connection string; when set, PGlite is not used. */
+  databaseUrl: z.string().url().optional(),
+  modelsDir: z.string().min(1).default('./models'),
+  port: intFromEnv(8000, 0, 65535),
+  host: z.string().default('0.0.0.0'),
+  mode: z.enum(['ab', 'control', 'test']).default('ab'),
+  logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  ab: z
+    .object({
+      salt: z.string().min(1).default('feedrec-ab-v1'),
+      /** Share of the 10,000 buckets that go to the test group. */
+      testShare: z.coerce.number().min(0).max(1).default(0.5),
+    })
+    .prefault({}),
+  /** Token that unlocks the X-Exp-Group QA override; no token means no override is accepted. */
+  qaToken: z.string().min(8).optional(),
+  serving: z
+    .object({
+      workers: intFromEnv(1, 1, 64),
+      intraOpThreads: intFromEnv(2, 1, 64),
+      maxBatchRequests: intFromEnv(16, 1, 1024),
+      maxBatchDelayMs: z.coerce.number().min(0).max(1000).default(2),
+      candidates: intFromEnv(300, 5, 100_000),
+      rankAll: z
+        .preprocess(
+          (v) => (typeof v === 'string' ? ['1', 'true', 'yes'].includes(v.toLowerCase()) : v),
+          z.boolean(),
+        )
+        .default(false),
+      queueLimit: intFromEnv(256, 1, 1_000_000),
+      deadlineMs: intFromEnv(250, 1, 60_000),
+      exposureFlushMs: intFromEnv(500, 10, 60_000),
+      exposureBatch: intFromEnv(500, 1, 100_000),
+    })
+    .prefault({}),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type ConfigOverrides = Partial<Omit<Config, 'ab' | 'serving'>> & {
+  ab?: Partial<Config['ab']>;
+  serving?: Partial<Config['serving']>;
+};
+
+type Env = Record<string, string | undefined>;
+
+function fromEnv(env: Env): Record<string, unknown> {
+  const pick = (k: string) => (env[k] === undefined || env[k] === '' ? undefined : env[k]);
+  return {
+    dataDir: pick('FEEDREC_DATA_DIR'),
+    databaseUrl: pick('DATABASE_URL'),
+    modelsDir: pick('FEEDREC_MODELS_DIR'),
+    port: pick('PORT'),
+    host: pick('HOST'),
+    mode: pick('FEEDREC_MODE'),
+    logLevel: pick('LOG_LEVEL'),
+    qaToken: pick('FEEDREC_QA_TOKEN'),
+    ab: { salt: pick('FEEDREC_AB_SALT'), testShare: pick('FEEDREC_AB_TEST_SHARE') },
+    serving: {
+      workers: pick('FEEDREC_WORKERS'),
+      intraOpThreads: pick('FEEDREC_INTRA_OP_THREADS'),
+      maxBatchRequests: pick('FEEDREC_MAX_BATCH_REQUESTS'),
+      maxBatchDelayMs: pick('FEEDREC_MAX_BATCH_DELAY_MS'),
+      candidates: pick('FEEDREC_CANDIDATES'),
+      rankAll: pick('FEEDREC_RANK_ALL'),
+      queueLimit: pick('FEEDREC_QUEUE_LIMIT'),
+      deadlineMs: pick('FEEDREC_DEADLINE_MS'),
+      exposureFlushMs: pick('FEEDREC_EXPOSURE_FLUSH_MS'),
+      exposureBatch: pick('FEEDREC_EXPOSURE_BATCH'),
+    },
+  };
+}
+
+function dropUndefined(value: unknown): unknown {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    const cleaned = dropUndefined(v);
+    if (cleaned !== undefined) out[k] = cleaned;
+  }
+  return out;
+}
+
+function merge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    out[k] =
+      v && typeof v === 'object' && !Array.isArray(v) && b && typeof b === 'object'
+        ? merge(b as Record<string, unknown>, v as Record<string, unknown>)
+        : v;
+  }
+  return out;
+}
+
+/** Parses environment + overrides (CLI flags win) into a Config, or throws ConfigError naming each bad key. */
+export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = {}): Config {
+  const raw = merge(
+    dropUndefined(fromEnv(env)) as Record<string, unknown>,
+    dropUndefined(overrides) as Record<string, unknown>,
+  );
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const detail = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new ConfigError(`invalid configuration: ${detail}`);
+  }
+  const cfg = parsed.data;
+  return { ...cfg, dataDir: path.resolve(cfg.dataDir), modelsDir: path.resolve(cfg.modelsDir) };
+}

@@ -1,0 +1,204 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { PGlite, type Transaction } from '@electric-sql/pglite';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
+import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
+import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import pg from 'pg';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { projectRoot } from '../config/paths.js';
+import { DatabaseUnavailableError } from '../errors/index.js';
+import * as schema from './schema.js';
+
+export type Orm = PgDatabase<PgQueryResultHKT, typeof schema>;
+
+/** What every data job needs, on either engine and inside or outside a transaction. */
+export interface DbSession {
+  query<R = Record<string, unknown>>(text: string, params?: unknown[]): Promise<R[]>;
+  /** Runs one or more statements without parameters. */
+  exec(sql: string): Promise<void>;
+  /** Bulk-loads CSV text (no header) into table(columns); chunks should be a few MB each. */
+  copyIn(table: string, columns: readonly string[], csvChunks: AsyncIterable<string>): Promise<void>;
+  /** Streams the CSV output of `COPY (select) TO STDOUT`: the fast path for large reads. */
+  copyOut(select: string): AsyncIterable<string>;
+}
+
+export interface Database extends DbSession {
+  readonly kind: 'pglite' | 'postgres';
+  /** A short description for logs, never with a password. */
+  readonly where: string;
+  readonly orm: Orm;
+  transaction<T>(fn: (tx: DbSession) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  dataDir: string;
+  databaseUrl?: string | undefined;
+  /** Apply drizzle/ migrations on open (default true). */
+  migrate?: boolean;
+}
+
+const MIGRATIONS = () => path.join(projectRoot(), 'drizzle');
+
+const copyColumns = (table: string, columns: readonly string[]) =>
+  `COPY ${table} (${columns.map((c) => `"${c}"`).join(', ')}) FROM STDIN WITH (FORMAT csv)`;
+
+/** Opens Postgres when a URL is given, else PGlite in dataDir; applies migrations. */
+export async function openDatabase(opts: OpenOptions): Promise<Database> {
+  const db = opts.databaseUrl ? await openPostgres(opts.databaseUrl) : await openPglite(opts.dataDir);
+  if (opts.migrate !== false) {
+    try {
+      if (db.kind === 'pglite') await migratePglite(db.orm as never, { migrationsFolder: MIGRATIONS() });
+      else await migratePg(db.orm as never, { migrationsFolder: MIGRATIONS() });
+    } catch (err) {
+      await db.close();
+      throw new DatabaseUnavailableError(
+        `applying migrations on ${db.where} failed: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
+    }
+  }
+  return db;
+}
+
+// ---------- PGlite ----------
+
+function pgliteSession(q: PGlite | Transaction): DbSession {
+  return {
+    async query<R>(text: string, params?: unknown[]) {
+      return (await q.query<R>(text, params as unknown[])).rows;
+    },
+    async exec(sql: string) {
+      await q.exec(sql);
+    },
+    async copyIn(table, columns, csvChunks) {
+      const stmt = copyColumns(table, columns).replace('FROM STDIN', "FROM '/dev/blob'");
+      for await (const chunk of csvChunks) {
+        if (chunk.length === 0) continue;
+        await q.query(stmt, [], { blob: new Blob([chunk]) });
+      }
+    },
+    async *copyOut(select: string) {
+      const res = await q.query(`COPY (${select}) TO '/dev/blob' WITH (FORMAT csv)`);
+      if (res.blob) yield await res.blob.text();
+    },
+  };
+}
+
+async function openPglite(dataDir: string): Promise<Database> {
+  mkdirSync(dataDir, { recursive: true });
+  let pgl: PGlite;
+  try {
+    // relaxedDurability: the embedded database is a local cache of generated or imported data,
+    // so we trade fsync on every commit for bulk-load speed.
+    pgl = await PGlite.create(dataDir, { relaxedDurability: true });
+  } catch (err) {
+    throw new DatabaseUnavailableError(`cannot open PGlite in ${dataDir}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  const orm = drizzlePglite(pgl, { schema }) as unknown as Orm;
+  return {
+    kind: 'pglite',
+    where: `PGlite at ${dataDir}`,
+    orm,
+    ...pgliteSession(pgl),
+    transaction: (fn) => pgl.transaction((tx) => fn(pgliteSession(tx))),
+    close: () => pgl.close(),
+  };
+}
+
+// ---------- Postgres ----------
+
+function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'postgres';
+  }
+}
+
+type Queryable = pg.Pool | pg.PoolClient;
+
+function pgSession(q: Queryable, pool: pg.Pool): DbSession {
+  const withClient = async <T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> => {
+    if (q !== pool) return fn(q as pg.PoolClient);
+    const c = await pool.connect();
+    try {
+      return await fn(c);
+    } finally {
+      c.release();
+    }
+  };
+  return {
+    async query<R>(text: string, params?: unknown[]) {
+      return (await q.query(text, params)).rows as R[];
+    },
+    async exec(sql: string) {
+      await q.query(sql);
+    },
+    copyIn: (table, columns, csvChunks) =>
+      withClient(async (c) => {
+        await pipeline(Readable.from(csvChunks), c.query(copyFrom(copyColumns(table, columns))));
+      }),
+    async *copyOut(select: string) {
+      const c = q === pool ? await pool.connect() : (q as pg.PoolClient);
+      try {
+        const stream = c.query(copyTo(`COPY (${select}) TO STDOUT WITH (FORMAT csv)`));
+        stream.setEncoding('utf8');
+        for await (const chunk of stream) yield chunk as string;
+      } finally {
+        if (q === pool) c.release();
+      }
+    },
+  };
+}
+
+async function openPostgres(url: string): Promise<Database> {
+  // Timestamps are stored without time zone and always meant as UTC.
+  pg.types.setTypeParser(pg.types.builtins.TIMESTAMP, (v) => new Date(`${v.replace(' ', 'T')}Z`));
+  const pool = new pg.Pool({ connectionString: url, max: 8 });
+  try {
+    const c = await pool.connect();
+    c.release();
+  } catch (err) {
+    await pool.end().catch(() => undefined);
+    throw new DatabaseUnavailableError(
+      `cannot connect to Postgres at ${redact(url)}: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
+  }
+  const orm = drizzlePg(pool, { schema }) as unknown as Orm;
+  return {
+    kind: 'postgres',
+    where: `Postgres at ${redact(url)}`,
+    orm,
+    ...pgSession(pool, pool),
+    async transaction(fn) {
+      const c = await pool.connect();
+      try {
+        await c.query('BEGIN');
+        const out = await fn(pgSession(c, pool));
+        await c.query('COMMIT');
+        return out;
+      } catch (err) {
+        await c.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      } finally {
+        c.release();
+      }
+    },
+    close: () => pool.end(),
+  };
+}

@@ -1,0 +1,60 @@
+// Named errors of the whole project. Only src/http maps them to HTTP statuses.
+
+export class FeedrecError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Configuration (environment or flags) that fails its schema. */
+export class ConfigError extends FeedrecError {}
+
+/** Request or command parameters that are malformed. */
+export class ValidationError extends FeedrecError {
+  constructor(
+    message: string,
+    readonly issues: { path: string; message: string }[] = [],
+  ) {
+    super(message);
+  }
+}
+
+/** A user id the database does not know. */
+export class UnknownUserError extends FeedrecError {
+  constructor(readonly userId: number) {
+    super(`unknown user id ${userId}`);
+  }
+}
+
+/** A QA override header without a valid token. */
+export class ForbiddenError extends FeedrecError {}
+
+/** The bounded queue is full; the caller should retry later. */
+export class OverloadedError extends FeedrecError {
+  constructor(readonly retryAfterSeconds: number) {
+    super('service overloaded, retry later');
+  }
+}
+
+/** The database cannot be reached or refused a statement we rely on. */
+export class DatabaseUnavailableError extends FeedrecError {}
+
+/** A model on disk that is missing, unreadable or does not match the feature code. */
+export class ModelError extends FeedrecError {}
+
+/** A bad row in an imported CSV file: names file, line, column and value. */
+export class ImportRowError extends FeedrecError {
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    readonly column: string,
+    readonly value: string,
+    reason: string,
+  ) {
+    super(`${file}:${line}: column "${column}" has ${JSON.stringify(value)}: ${reason}`);
+  }
+}
+
+/** Data the command needs is not there yet (no world, no features). */
+export class MissingDataError extends FeedrecError {}
