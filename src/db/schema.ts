@@ -56,3 +56,19 @@ export const worldInfo = checkerSchema.table('world_info', {
   params: jsonb('params').notNull(),
   created_at: timestamp('created_at', { mode: 'date' }).notNull().defaultNow(),
 });
+
+/** Every real A/B exposure: who saw which posts from which model. Written in batches by the service. */
+export const exposures = pgTable(
+  'exposures',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    logged_at: timestamp('logged_at', { mode: 'date' }).notNull(),
+    request_id: text('request_id').notNull(),
+    user_id: integer('user_id').notNull(),
+    exp_group: text('exp_group').notNull(),
+    model_version: text('model_version').notNull(),
+    post_ids: integer('post_ids').array().notNull(),
+    request_time: timestamp('request_time', { mode: 'date' }).notNull(),
+  },
+  (t) => [index('exposures_user_idx').on(t.user_id)],
+);
