@@ -8,6 +8,7 @@ import {
   timestamp,
   bigint,
   jsonb,
+  real,
 } from 'drizzle-orm/pg-core';
 
 // The three tables of the original database, with exactly the real names and types.
@@ -72,3 +73,43 @@ export const exposures = pgTable(
   },
   (t) => [index('exposures_user_idx').on(t.user_id)],
 );
+
+// ---------- Precomputed feature tables, built by `feedrec features` from the three tables ----------
+
+/**
+ * One row per user: encoded profile plus the history the feature code needs, as arrays so the
+ * service loads 163k rows instead of tens of millions. Days count from feature_meta.day0.
+ */
+export const userFeatures = pgTable('user_features', {
+  user_id: integer('user_id').primaryKey(),
+  gender: smallint('gender').notNull(),
+  age: smallint('age').notNull(),
+  country_code: smallint('country_code').notNull(),
+  city_rank: integer('city_rank').notNull(),
+  exp_group: smallint('exp_group').notNull(),
+  os_code: smallint('os_code').notNull(),
+  source_code: smallint('source_code').notNull(),
+  /** Views per day of the period (index = day since day0). */
+  views_by_day: integer('views_by_day').array().notNull(),
+  /** Every like, in time order: post ids and epoch seconds. */
+  liked_post_ids: integer('liked_post_ids').array().notNull(),
+  liked_at: integer('liked_at').array().notNull(),
+});
+
+/** One row per post: topic, text representation (computed offline from the text) and daily stats. */
+export const postFeatures = pgTable('post_features', {
+  post_id: integer('post_id').primaryKey(),
+  topic_code: smallint('topic_code').notNull(),
+  text_cluster: smallint('text_cluster').notNull(),
+  text_len: integer('text_len').notNull(),
+  /** Low-dimensional text embedding (TF-IDF reduced). */
+  text_vec: real('text_vec').array().notNull(),
+  views_by_day: integer('views_by_day').array().notNull(),
+  likes_by_day: integer('likes_by_day').array().notNull(),
+});
+
+/** Encodings and global figures shared by all feature rows (JSON values by key). */
+export const featureMeta = pgTable('feature_meta', {
+  key: text('key').primaryKey(),
+  value: jsonb('value').notNull(),
+});
