@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
+import { registerFeaturesCommand } from '../features/cli.js';
 
 /** Each command module registers itself here; the list is the CLI's table of contents. */
 export function registerCommands(program: Command): void {
-  void program;
+  registerFeaturesCommand(program);
 }

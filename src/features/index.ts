@@ -1,0 +1,27 @@
+export { buildFeatures, FEATURE_VERSION, TEXT_CLUSTERS, type FeatureBuildStats } from './build.js';
+export { loadFeatureStore } from './load.js';
+export {
+  allocateStore,
+  attachStore,
+  dayOf,
+  storeBytes,
+  PROFILE,
+  FIELDS,
+  type FeatureMeta,
+  type FeatureStore,
+  type SharedStore,
+  type StoreDims,
+} from './layout.js';
+export {
+  CONTROL_FEATURES,
+  TEST_FEATURES,
+  featureNames,
+  fillRow,
+  fillUserContext,
+  newUserContext,
+  globalLikeRate,
+  postLikeRate,
+  type FeatureSet,
+  type UserContext,
+} from './row.js';
+export { buildTextModel, tokenize } from './text.js';

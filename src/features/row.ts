@@ -1,0 +1,197 @@
+import { DAY_MS, dayOf, PROFILE, type FeatureStore } from './layout.js';
+
+/**
+ * The one implementation of feature rows, used to write the training matrix and by the service.
+ * History features read only events strictly before the row's time: likes by their exact time,
+ * view counts and post statistics by whole days before the row's day.
+ */
+
+const TOPIC_ONE_HOT = ['movie', 'covid', 'business', 'sport', 'politics', 'tech', 'entertainment'] as const;
+
+export const CONTROL_FEATURES = [
+  ...PROFILE,
+  'topic',
+  ...TOPIC_ONE_HOT.map((t) => `topic_${t}`),
+  'post_views_before_log',
+  'post_likes_before_log',
+  'post_like_rate_before',
+  'hour',
+  'weekday',
+  'day_index',
+] as const;
+
+export const TEST_FEATURES = [
+  ...CONTROL_FEATURES,
+  'text_cluster',
+  'text_len_log',
+  'user_views_before_log',
+  'user_likes_before',
+  'user_like_rate',
+  'user_topic_likes',
+  'user_topic_rate',
+  'user_cluster_likes',
+  'user_cluster_rate',
+  'user_text_affinity',
+] as const;
+
+export type FeatureSet = 'control' | 'test';
+
+export function featureNames(set: FeatureSet): readonly string[] {
+  return set === 'control' ? CONTROL_FEATURES : TEST_FEATURES;
+}
+
+/** Smoothing strength (pseudo-views) for rates that start from the global prior. */
+const PRIOR_VIEWS = 50;
+const USER_PRIOR_VIEWS = 20;
+const DEFAULT_LIKE_RATE = 0.1;
+
+/** Per-(user, time) aggregates computed once and shared by all candidate rows of one request. */
+export interface UserContext {
+  ui: number;
+  tMs: number;
+  /** Day index clamped to the log's days (for prefix sums) and unclamped (the trend feature). */
+  day: number;
+  dayIndex: number;
+  hour: number;
+  weekday: number;
+  viewsBefore: number;
+  likesBefore: number;
+  topicLikes: Float32Array;
+  clusterLikes: Float32Array;
+  /** Mean text vector of posts liked before tMs (unnormalised sum / count). */
+  likedVec: Float32Array;
+  likedVecNorm: number;
+  /** Post indexes liked strictly before tMs (possibly with repeats). */
+  liked: number[];
+  /** Global like rate before the context's day. */
+  prior: number;
+}
+
+export function newUserContext(store: FeatureStore): UserContext {
+  return {
+    ui: -1,
+    tMs: 0,
+    day: 0,
+    dayIndex: 0,
+    hour: 0,
+    weekday: 0,
+    viewsBefore: 0,
+    likesBefore: 0,
+    topicLikes: new Float32Array(store.dims.topics),
+    clusterLikes: new Float32Array(store.dims.clusters),
+    likedVec: new Float32Array(store.dims.textDim),
+    likedVecNorm: 0,
+    liked: [],
+    prior: DEFAULT_LIKE_RATE,
+  };
+}
+
+/** Fills ctx for user index ui at tMs (reusing its arrays). */
+export function fillUserContext(store: FeatureStore, ui: number, tMs: number, ctx: UserContext): UserContext {
+  const { days, textDim } = store.dims;
+  const day = dayOf(store, tMs);
+  const date = new Date(tMs);
+  ctx.ui = ui;
+  ctx.tMs = tMs;
+  ctx.day = day;
+  ctx.dayIndex = Math.floor((tMs - store.meta.day0Ms) / DAY_MS);
+  ctx.hour = date.getUTCHours() + date.getUTCMinutes() / 60;
+  ctx.weekday = date.getUTCDay();
+  ctx.viewsBefore = store.userViewsCum[ui * (days + 1) + day]!;
+  ctx.prior = globalLikeRate(store, day);
+  ctx.topicLikes.fill(0);
+  ctx.clusterLikes.fill(0);
+  ctx.likedVec.fill(0);
+  ctx.liked.length = 0;
+  const end = store.likeOffsets[ui + 1]!;
+  for (let k = store.likeOffsets[ui]!; k < end; k++) {
+    // Likes are in time order, so the first like at or after tMs ends the history.
+    const at = store.likeAtSec[k]!;
+    if (at * 1000 >= tMs) break;
+    const pi = store.likePost[k]!;
+    ctx.liked.push(pi);
+    ctx.topicLikes[store.postTopic[pi]!]! += 1;
+    ctx.clusterLikes[store.postCluster[pi]!]! += 1;
+    const base = pi * textDim;
+    for (let j = 0; j < textDim; j++) ctx.likedVec[j]! += store.postVec[base + j]!;
+  }
+  ctx.likesBefore = ctx.liked.length;
+  let norm = 0;
+  for (let j = 0; j < textDim; j++) norm += ctx.likedVec[j]! * ctx.likedVec[j]!;
+  ctx.likedVecNorm = Math.sqrt(norm);
+  return ctx;
+}
+
+/** Like rate of the whole log before `day`: the prior of smoothed rates (a fixed guess on day 0). */
+export function globalLikeRate(store: FeatureStore, day: number): number {
+  const views = store.globalCum[day]!;
+  return views > 0 ? store.globalCum[store.dims.days + 1 + day]! / views : DEFAULT_LIKE_RATE;
+}
+
+/** Share of views before `day` that went to the given topic / cluster (uniform on day 0). */
+function share(cum: Float32Array, store: FeatureStore, key: number, count: number, day: number): number {
+  const views = store.globalCum[day]!;
+  const v = cum[key * (store.dims.days + 1) + day]!;
+  return views > 0 ? Math.max(v / views, 1e-6) : 1 / count;
+}
+
+/** Smoothed post like rate before the context's day. */
+export function postLikeRate(store: FeatureStore, pi: number, day: number, prior: number): number {
+  const i = pi * (store.dims.days + 1) + day;
+  const views = store.postViewsCum[i]!;
+  const likes = store.postLikesCum[i]!;
+  return (likes + PRIOR_VIEWS * prior) / (views + PRIOR_VIEWS);
+}
+
+/** Writes the feature row of post pi for ctx into out[off .. off + featureNames(set).length). */
+export function fillRow(
+  store: FeatureStore,
+  ctx: UserContext,
+  pi: number,
+  set: FeatureSet,
+  out: Float32Array,
+  off: number,
+): void {
+  const { days, textDim } = store.dims;
+  const meta = store.meta;
+  let o = off;
+  const prof = ctx.ui * PROFILE.length;
+  for (let j = 0; j < PROFILE.length; j++) out[o++] = store.userProfile[prof + j]!;
+  const topic = store.postTopic[pi]!;
+  out[o++] = topic;
+  for (let j = 0; j < TOPIC_ONE_HOT.length; j++) out[o++] = meta.topics[topic] === TOPIC_ONE_HOT[j] ? 1 : 0;
+  const di = pi * (days + 1) + ctx.day;
+  const views = store.postViewsCum[di]!;
+  const likes = store.postLikesCum[di]!;
+  out[o++] = Math.log1p(views);
+  out[o++] = Math.log1p(likes);
+  out[o++] = (likes + PRIOR_VIEWS * ctx.prior) / (views + PRIOR_VIEWS);
+  out[o++] = ctx.hour;
+  out[o++] = ctx.weekday;
+  out[o++] = ctx.dayIndex;
+  if (set === 'control') return;
+
+  const cluster = store.postCluster[pi]!;
+  out[o++] = cluster;
+  out[o++] = Math.log1p(store.postTextLen[pi]!);
+  const uv = ctx.viewsBefore;
+  out[o++] = Math.log1p(uv);
+  out[o++] = ctx.likesBefore;
+  const prior = ctx.prior;
+  out[o++] = (ctx.likesBefore + USER_PRIOR_VIEWS * prior) / (uv + USER_PRIOR_VIEWS);
+  // Feed posts are nearly random, so views of a topic ≈ all views × the topic's share of posts.
+  const tl = ctx.topicLikes[topic]!;
+  out[o++] = tl;
+  out[o++] =
+    (tl + USER_PRIOR_VIEWS * prior) /
+    (uv * share(store.topicViewsCum, store, topic, store.dims.topics, ctx.day) + USER_PRIOR_VIEWS);
+  const cl = ctx.clusterLikes[cluster]!;
+  out[o++] = cl;
+  out[o++] =
+    (cl + USER_PRIOR_VIEWS * prior) /
+    (uv * share(store.clusterViewsCum, store, cluster, store.dims.clusters, ctx.day) + USER_PRIOR_VIEWS);
+  let dot = 0;
+  const base = pi * textDim;
+  for (let j = 0; j < textDim; j++) dot += ctx.likedVec[j]! * store.postVec[base + j]!;
+  out[o++] = ctx.likedVecNorm > 0 ? dot / ctx.likedVecNorm : 0;
+}
