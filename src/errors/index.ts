@@ -58,3 +58,14 @@ export class ImportRowError extends FeedrecError {
 
 /** Data the command needs is not there yet (no world, no features). */
 export class MissingDataError extends FeedrecError {}
+
+/** The Python trainer (training/) could not be set up or failed; carries the tail of its stderr. */
+export class TrainingError extends FeedrecError {
+  constructor(
+    message: string,
+    readonly exitCode: number | null = null,
+    readonly stderrTail: string = '',
+  ) {
+    super(stderrTail ? `${message}\n--- last lines of stderr ---\n${stderrTail}` : message);
+  }
+}
