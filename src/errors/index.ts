@@ -59,6 +59,13 @@ export class ImportRowError extends FeedrecError {
 /** Data the command needs is not there yet (no world, no features). */
 export class MissingDataError extends FeedrecError {}
 
+/** The service is starting or draining and cannot answer yet; the caller should retry. */
+export class NotReadyError extends FeedrecError {
+  constructor(readonly retryAfterSeconds = 1) {
+    super('service not ready');
+  }
+}
+
 /** The Python trainer (training/) could not be set up or failed; carries the tail of its stderr. */
 export class TrainingError extends FeedrecError {
   constructor(

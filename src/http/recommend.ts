@@ -1,0 +1,124 @@
+import type { Context } from 'hono';
+import { assignGroup } from '../ab/index.js';
+import { NotReadyError, OverloadedError, UnknownUserError, ValidationError } from '../errors/index.js';
+import type { FallbackReason } from './metrics.js';
+import { parseRecommendationsQuery } from './params.js';
+import { GROUP_HEADER, TOKEN_HEADER, forcedGroup } from './qa.js';
+import type { AppEnv, HttpDeps, PostInfo, RankRequest, RankResult } from './types.js';
+
+/** Seconds a shed client is told to wait: queues drain in well under a second when healthy. */
+const SHED_RETRY_AFTER_S = 1;
+
+type Outcome = { result: RankResult; fallback?: FallbackReason };
+
+/** GET /post/recommendations/: validation, A/B group, bounded queue, deadline, exposure. */
+export function recommendationsHandler(deps: HttpDeps) {
+  const { config, recommender, exposures, metrics, logger } = deps;
+  let inFlight = 0;
+
+  // Errors a caller caused: they pass through instead of turning into a fallback answer.
+  const isCallerError = (err: unknown) => err instanceof ValidationError || err instanceof UnknownUserError;
+
+  async function rankWithDeadline(req: RankRequest): Promise<Outcome> {
+    // In-flight counts model calls, not HTTP requests: a call past its deadline still occupies
+    // the pool (worker tasks are never cancelled), so it must keep counting against the bound.
+    if (inFlight >= config.serving.queueLimit) {
+      metrics.shed.inc();
+      throw new OverloadedError(SHED_RETRY_AFTER_S);
+    }
+    inFlight += 1;
+    metrics.rankingInFlight.set(inFlight);
+    const model = Promise.resolve().then(() => recommender.rank(req));
+    model
+      .finally(() => {
+        inFlight -= 1;
+        metrics.rankingInFlight.set(inFlight);
+      })
+      .catch(() => undefined);
+
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'deadline'>((resolve) => {
+      timer = setTimeout(() => resolve('deadline'), config.serving.deadlineMs);
+    });
+    try {
+      const settled = model.then(
+        (result) => ({ ok: true as const, result }),
+        (err: unknown) => ({ ok: false as const, err }),
+      );
+      const winner = await Promise.race([settled, deadline]);
+      if (winner === 'deadline') {
+        // The late result is dropped; counting it shows how far behind the pool runs.
+        model.then(
+          () => metrics.lateResults.inc(),
+          () => undefined,
+        );
+        return { result: recommender.fallback(req), fallback: 'deadline' };
+      }
+      if (winner.ok) return { result: winner.result };
+      if (isCallerError(winner.err)) throw winner.err;
+      logger.warn({
+        msg: 'model ranking failed, serving fallback',
+        requestId: req.requestId,
+        err: winner.err,
+      });
+      return { result: recommender.fallback(req), fallback: 'error' };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  function toPosts(ids: number[], limit: number, requestId: string): PostInfo[] {
+    const posts: PostInfo[] = [];
+    for (const id of ids.slice(0, limit)) {
+      const p = recommender.post(id);
+      if (p) posts.push({ id: p.id, text: p.text, topic: p.topic });
+      else logger.warn({ msg: 'ranked post has no text, skipped', requestId, postId: id });
+    }
+    return posts;
+  }
+
+  return async (c: Context<AppEnv>) => {
+    const vars = c.get('log');
+    const forced = forcedGroup(c.req.header(GROUP_HEADER), c.req.header(TOKEN_HEADER), config.qaToken);
+    const q = parseRecommendationsQuery(c.req.query());
+    vars.userId = q.userId;
+    if (!recommender.isReady()) throw new NotReadyError();
+    if (!recommender.hasUser(q.userId)) throw new UnknownUserError(q.userId);
+
+    // Single-model services have one group by definition; only A/B mode assigns (or forces) one.
+    const group =
+      config.mode === 'ab'
+        ? (forced ?? assignGroup(config.ab.salt, q.userId, config.ab.testShare))
+        : config.mode;
+    vars.group = group;
+    vars.forced = forced !== undefined;
+
+    const req: RankRequest = {
+      userId: q.userId,
+      timeMs: q.timeMs,
+      limit: q.limit,
+      group,
+      requestId: vars.requestId,
+    };
+    const { result, fallback } = await rankWithDeadline(req);
+    if (fallback) {
+      vars.fallback = true;
+      metrics.fallbacks.inc({ reason: fallback, group });
+    }
+    const posts = toPosts(result.postIds, q.limit, vars.requestId);
+
+    if (config.mode !== 'ab') return c.json(posts);
+    if (!forced) {
+      exposures.log({
+        loggedAt: new Date(),
+        requestId: vars.requestId,
+        userId: q.userId,
+        group,
+        modelVersion: result.modelVersion,
+        postIds: posts.map((p) => p.id),
+        requestTime: new Date(q.timeMs),
+      });
+    }
+    return c.json({ exp_group: group, recommendations: posts });
+  };
+}

@@ -1,0 +1,65 @@
+import type { Exposure, ExpGroup } from '../ab/index.js';
+import type { Config } from '../config/index.js';
+import type { Logger } from '../log/index.js';
+import type { Metrics } from './metrics.js';
+
+export type { ExpGroup } from '../ab/index.js';
+
+export interface RankRequest {
+  userId: number;
+  /** The request's `time` as epoch milliseconds (UTC). */
+  timeMs: number;
+  limit: number;
+  group: ExpGroup;
+  requestId: string;
+}
+
+export interface RankResult {
+  postIds: number[];
+  /** Logged with every exposure, e.g. `test@2026-11-27T20:00Z` or `fallback-popular`. */
+  modelVersion: string;
+}
+
+export interface PostInfo {
+  id: number;
+  text: string;
+  topic: string;
+}
+
+/** Everything the HTTP layer needs from ranking; the real one wraps the feature store and pool. */
+export interface Recommender {
+  hasUser(userId: number): boolean;
+  /** The model path (worker pool). Never cancelled: after the deadline its result is dropped. */
+  rank(req: RankRequest): Promise<RankResult>;
+  /** Cheap and synchronous: most liked posts the user has not liked before `timeMs`. */
+  fallback(req: RankRequest): RankResult;
+  post(postId: number): PostInfo | undefined;
+  isReady(): boolean;
+  /** Called once at shutdown, after the last request was answered (e.g. destroy the pool). */
+  close?(): Promise<void>;
+}
+
+export interface ExposureSink {
+  log(exposure: Exposure): void;
+  /** Called at shutdown after the last request was answered; should write everything buffered. */
+  close?(): Promise<unknown>;
+}
+
+export interface HttpDeps {
+  config: Config;
+  recommender: Recommender;
+  exposures: ExposureSink;
+  metrics: Metrics;
+  logger: Logger;
+}
+
+/** Per-request values the handlers leave for the request log. */
+export interface RequestVars {
+  requestId: string;
+  userId?: number;
+  group?: ExpGroup;
+  forced?: boolean;
+  fallback?: boolean;
+}
+
+export type AppEnv = { Variables: { log: RequestVars } };
