@@ -1,0 +1,10 @@
+// The seeded world simulator: a hidden ground truth P(u, p, t) and the logs it produces.
+export { PERIOD, TOPICS, GENERATOR_VERSION, SCALE_SIZES, REAL } from './constants.js';
+export type { Scale, WorldSpec, ScaleSize } from './constants.js';
+export { createWorld } from './world.js';
+export type { World } from './world.js';
+export type { WorldUser } from './users.js';
+export type { WorldPost } from './posts.js';
+export { writeWorld, readWorldSpec } from './write.js';
+export type { WorldWriteStats, WorldWriteOptions } from './write.js';
+export { registerWorldCommand } from './cli.js';
