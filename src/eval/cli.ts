@@ -1,0 +1,65 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { configFrom, withDataOptions, withDatabase, type DataFlags } from '../cli/common.js';
+import { DEFAULT_CHECKER_SEED } from './requests.js';
+import { POLICIES, reportMarkdown, runCheck } from './run.js';
+
+interface CheckFlags extends DataFlags {
+  seed: string;
+  requests: string;
+  policies: string;
+  url?: string;
+  json?: boolean;
+  out?: string;
+  candidates?: string;
+  rankAll?: boolean;
+  modelsDir?: string;
+}
+
+export function registerCheckCommand(program: Command): void {
+  withDataOptions(
+    program
+      .command('check')
+      .description('score ranking policies by Hitrate@5 on hidden requests against the world’s ground truth')
+      .option('--seed <n>', 'checker seed (never used in training or tuning)', String(DEFAULT_CHECKER_SEED))
+      .option('--requests <n>', 'hidden (user, time) requests', '2000')
+      .option('--policies <list>', 'comma-separated policies', POLICIES.join(','))
+      .option('--url <url>', 'also score a running service over HTTP as the policy "service"')
+      .option('--candidates <n>', 'candidates per request for the model policies (default: config)')
+      .option('--rank-all', 'rank every post with the model instead of two stages')
+      .option('--models-dir <dir>', 'models folder (default: ./models)')
+      .option('--out <prefix>', 'write <prefix>.json and <prefix>.md')
+      .option('--json', 'print one JSON object instead of the table'),
+  ).action(async (flags: CheckFlags) => {
+    const cfg = configFrom(flags, {
+      modelsDir: flags.modelsDir,
+      serving: {
+        candidates: flags.candidates === undefined ? undefined : Number(flags.candidates),
+        rankAll: flags.rankAll,
+      },
+    });
+    const report = await withDatabase(cfg, (db) =>
+      runCheck(db, {
+        seed: Number(flags.seed),
+        requests: Number(flags.requests),
+        policies: flags.policies
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+        url: flags.url,
+        modelsDir: cfg.modelsDir,
+        candidates: cfg.serving.candidates,
+        rankAll: cfg.serving.rankAll,
+        log: (m) => console.error(`check: ${m}`),
+      }),
+    );
+    const md = reportMarkdown(report);
+    if (flags.out) {
+      await mkdir(path.dirname(path.resolve(flags.out)), { recursive: true });
+      await writeFile(`${flags.out}.json`, JSON.stringify(report, null, 2) + '\n');
+      await writeFile(`${flags.out}.md`, md);
+    }
+    console.log(flags.json ? JSON.stringify(report) : md);
+  });
+}

@@ -1,0 +1,20 @@
+export { drawRequests, checkerRandom, DEFAULT_CHECKER_SEED, type CheckRequest } from './requests.js';
+export { expectedHit, meanWithCi, type PolicyScore } from './score.js';
+export {
+  modelPolicy,
+  oraclePolicy,
+  popularPolicy,
+  randomPolicy,
+  servicePolicy,
+  type Answer,
+  type Policy,
+} from './policies.js';
+export {
+  latestModel,
+  reportMarkdown,
+  runCheck,
+  POLICIES,
+  type CheckOptions,
+  type CheckReport,
+} from './run.js';
+export { registerCheckCommand } from './cli.js';

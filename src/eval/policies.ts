@@ -1,0 +1,148 @@
+import type { FeatureStore } from '../features/index.js';
+import { mostLiked, RankingPipeline, type PipelineOptions } from '../ranking/pipeline.js';
+import type { World } from '../world/index.js';
+import { checkerRandom, type CheckRequest } from './requests.js';
+
+/** What a policy returns for one request. */
+export interface Answer {
+  postIds: number[];
+  group?: string;
+  latencyMs?: number;
+}
+
+export interface Policy {
+  name: string;
+  answer(reqs: readonly CheckRequest[]): Promise<Answer[]>;
+  auc?: number;
+}
+
+/** Posts each requested user liked, with times: the checker reads the log, the service never its source. */
+export type LikeHistory = Map<number, { postId: number; tMs: number }[]>;
+
+export function likedBefore(history: LikeHistory, userId: number, tMs: number): Set<number> {
+  return new Set((history.get(userId) ?? []).filter((l) => l.tMs < tMs).map((l) => l.postId));
+}
+
+export const LIMIT = 5;
+
+/** Five distinct posts drawn uniformly among those the user has not liked. */
+export function randomPolicy(world: World, history: LikeHistory, seed: number): Policy {
+  const rnd = checkerRandom(seed ^ 0x5eed);
+  return {
+    name: 'random',
+    async answer(reqs) {
+      return reqs.map((r) => {
+        const liked = likedBefore(history, r.userId, r.tMs);
+        const picked = new Set<number>();
+        while (picked.size < LIMIT) {
+          const id = world.posts[Math.floor(rnd() * world.posts.length)]!.postId;
+          if (!liked.has(id)) picked.add(id);
+        }
+        return { postIds: [...picked] };
+      });
+    },
+  };
+}
+
+/** Best five by the true probability, excluding posts already liked: the ceiling. */
+export function oraclePolicy(world: World, history: LikeHistory): Policy {
+  const buf = new Float64Array(world.posts.length);
+  return {
+    name: 'oracle',
+    async answer(reqs) {
+      return reqs.map((r) => {
+        const ui = world.userIndex(r.userId);
+        world.scoreAllPosts(ui, r.tMs, buf);
+        const liked = likedBefore(history, r.userId, r.tMs);
+        const order = Array.from(buf.keys()).filter((pi) => !liked.has(world.posts[pi]!.postId));
+        order.sort((a, b) => buf[b]! - buf[a]! || a - b);
+        return { postIds: order.slice(0, LIMIT).map((pi) => world.posts[pi]!.postId) };
+      });
+    },
+  };
+}
+
+/** Most liked posts before the request's day that the user has not liked (the service's fallback). */
+export function popularPolicy(store: FeatureStore): Policy {
+  return {
+    name: 'popular',
+    async answer(reqs) {
+      return reqs.map((r) => ({
+        postIds: mostLiked(store, store.userIndexById[r.userId] ?? -1, r.tMs, LIMIT),
+      }));
+    },
+  };
+}
+
+export interface ModelScorer {
+  score(features: Float32Array, rows: number): Promise<Float32Array>;
+}
+
+/** A trained model through the same ranking pipeline the service runs, in process. */
+export function modelPolicy(
+  name: string,
+  store: FeatureStore,
+  model: ModelScorer,
+  opts: PipelineOptions,
+  auc?: number,
+  batch = 32,
+): Policy {
+  const pipeline = new RankingPipeline(store, opts);
+  return {
+    name,
+    auc,
+    async answer(reqs) {
+      const out: Answer[] = [];
+      for (let i = 0; i < reqs.length; i += batch) {
+        const inputs = reqs.slice(i, i + batch).map((r) => ({
+          ui: store.userIndexById[r.userId] ?? -1,
+          tMs: r.tMs,
+          limit: LIMIT,
+        }));
+        const prepared = pipeline.prepare(inputs);
+        const scores = await model.score(prepared.features, prepared.rows);
+        for (const ids of pipeline.finish(prepared, inputs, scores)) out.push({ postIds: ids });
+      }
+      return out;
+    },
+  };
+}
+
+/** The running service over HTTP, exactly as the real checker calls it. */
+export function servicePolicy(baseUrl: string, concurrency = 4): Policy {
+  const url = new URL(baseUrl);
+  if (!['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname))
+    throw new Error(`the HTTP checker only targets this machine (127.0.0.1), not ${url.hostname}`);
+  return {
+    name: 'service',
+    async answer(reqs) {
+      const out: Answer[] = new Array(reqs.length);
+      let next = 0;
+      async function worker() {
+        while (next < reqs.length) {
+          const i = next++;
+          const r = reqs[i]!;
+          const time = new Date(r.tMs).toISOString().slice(0, 19);
+          const started = performance.now();
+          const res = await fetch(
+            new URL(`/post/recommendations/?id=${r.userId}&time=${time}&limit=${LIMIT}`, url),
+          );
+          const body = (await res.json()) as unknown;
+          const latencyMs = performance.now() - started;
+          if (!res.ok)
+            throw new Error(`service answered ${res.status} for user ${r.userId}: ${JSON.stringify(body)}`);
+          const list = Array.isArray(body)
+            ? body
+            : (body as { recommendations: unknown[]; exp_group?: string }).recommendations;
+          out[i] = {
+            postIds: (list as { id: number }[]).map((p) => p.id),
+            group: Array.isArray(body) ? undefined : (body as { exp_group: string }).exp_group,
+            latencyMs,
+          };
+        }
+      }
+      await Promise.all(Array.from({ length: concurrency }, worker));
+      return out;
+    },
+  };
+}

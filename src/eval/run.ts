@@ -1,0 +1,205 @@
+import type { Database } from '../db/index.js';
+import { featureNames, loadFeatureStore, type FeatureSet, type FeatureStore } from '../features/index.js';
+import { MissingDataError } from '../errors/index.js';
+import { findModels, loadModel, type LoadedModel } from '../ranking/onnx-model.js';
+import { createWorld, PERIOD, readWorldSpec, type World } from '../world/index.js';
+import {
+  likedBefore,
+  modelPolicy,
+  oraclePolicy,
+  popularPolicy,
+  randomPolicy,
+  servicePolicy,
+  type LikeHistory,
+  type Policy,
+} from './policies.js';
+import { checkerRandom, drawRequests, type CheckRequest } from './requests.js';
+import { expectedHit, meanWithCi, percentile, type PolicyScore } from './score.js';
+
+export const POLICIES = ['random', 'popular', 'control', 'test', 'oracle'] as const;
+
+export interface CheckOptions {
+  seed: number;
+  requests: number;
+  policies: readonly string[];
+  url?: string;
+  modelsDir: string;
+  candidates: number;
+  rankAll: boolean;
+  log?: (msg: string) => void;
+}
+
+export interface CheckReport {
+  checker: { seed: number; requests: number; mode: 'ground-truth' };
+  world: { seed: number; scale: string };
+  ranking: { candidates: number; rankAll: boolean };
+  policies: Record<
+    string,
+    PolicyScore & { gapClosed?: number; model?: string; groups?: Record<string, number> }
+  >;
+}
+
+async function likeHistory(db: Database, userIds: number[]): Promise<LikeHistory> {
+  const rows = await db.query<{ user_id: number; post_id: number; ms: string }>(
+    `select user_id, post_id, (extract(epoch from "timestamp") * 1000)::bigint ms
+     from feed_data where action = 'like' and user_id = any($1::int[]) order by "timestamp"`,
+    [userIds],
+  );
+  const out: LikeHistory = new Map();
+  for (const r of rows) {
+    if (!out.has(r.user_id)) out.set(r.user_id, []);
+    out.get(r.user_id)!.push({ postId: r.post_id, tMs: Number(r.ms) });
+  }
+  return out;
+}
+
+/** Loads the latest version of a model and checks it against the feature code. */
+export async function latestModel(
+  modelsDir: string,
+  set: FeatureSet,
+  intraOpThreads = 2,
+): Promise<LoadedModel> {
+  const loc = (await findModels(modelsDir)).get(set);
+  if (!loc) throw new MissingDataError(`no ${set} model under ${modelsDir}: run \`npm run train\``);
+  return loadModel(loc.dir, featureNames(set), { intraOpThreads });
+}
+
+/** Scores answers with the world's true probabilities (liked-before drop included). */
+function scoreAnswers(
+  world: World,
+  history: LikeHistory,
+  reqs: readonly CheckRequest[],
+  answers: { postIds: number[] }[],
+  rnd: () => number,
+): { expected: number[]; sampled: number[] } {
+  const expected: number[] = [];
+  const sampled: number[] = [];
+  reqs.forEach((r, i) => {
+    const ui = world.userIndex(r.userId);
+    const liked = likedBefore(history, r.userId, r.tMs);
+    const ps = answers[i]!.postIds.slice(0, 5).map((id) => {
+      const pi = world.postIndex(id);
+      return pi < 0 ? 0 : world.likeProbability(ui, pi, r.tMs, liked.has(id));
+    });
+    expected.push(expectedHit(ps));
+    sampled.push(ps.some((p) => rnd() < p) ? 1 : 0);
+  });
+  return { expected, sampled };
+}
+
+/** `feedrec check` against the simulated world: every policy on the same hidden requests. */
+export async function runCheck(db: Database, opts: CheckOptions): Promise<CheckReport> {
+  const log = opts.log ?? (() => {});
+  const spec = await readWorldSpec(db);
+  if (!spec)
+    throw new MissingDataError(
+      'this database has no simulated world (checker.world_info is empty), so there is no ground truth to score against',
+    );
+  const world = createWorld(spec);
+  const reqs = drawRequests(
+    world.users.map((u) => u.userId),
+    PERIOD,
+    opts.seed,
+    opts.requests,
+  );
+  const history = await likeHistory(db, [...new Set(reqs.map((r) => r.userId))]);
+  let store: FeatureStore | undefined;
+  const needStore = opts.policies.some((p) => ['popular', 'control', 'test'].includes(p));
+  if (needStore) store = (await loadFeatureStore(db)).store;
+
+  const policies: Policy[] = [];
+  const models: LoadedModel[] = [];
+  for (const name of opts.policies) {
+    if (name === 'random') policies.push(randomPolicy(world, history, opts.seed));
+    else if (name === 'oracle') policies.push(oraclePolicy(world, history));
+    else if (name === 'popular') policies.push(popularPolicy(store!));
+    else if (name === 'control' || name === 'test') {
+      const model = await latestModel(opts.modelsDir, name);
+      models.push(model);
+      const p = modelPolicy(name, store!, model, {
+        set: name,
+        candidates: opts.candidates,
+        rankAll: opts.rankAll,
+      });
+      p.auc = model.meta.validation.auc;
+      policies.push(p);
+    } else if (name !== 'service') throw new MissingDataError(`unknown policy ${name}`);
+  }
+  if (opts.url) policies.push(servicePolicy(opts.url));
+
+  const report: CheckReport = {
+    checker: { seed: opts.seed, requests: reqs.length, mode: 'ground-truth' },
+    world: { seed: spec.seed, scale: spec.scale },
+    ranking: { candidates: opts.candidates, rankAll: opts.rankAll },
+    policies: {},
+  };
+  try {
+    for (const policy of policies) {
+      log(`scoring ${policy.name}…`);
+      const answers = await policy.answer(reqs);
+      const { expected, sampled } = scoreAnswers(world, history, reqs, answers, checkerRandom(opts.seed + 1));
+      const { mean, ci } = meanWithCi(expected);
+      const score: CheckReport['policies'][string] = {
+        hitrate: mean,
+        ci,
+        sampled: sampled.reduce((s, v) => s + v, 0) / sampled.length,
+        requests: reqs.length,
+      };
+      if (policy.auc !== undefined) score.auc = policy.auc;
+      const lat = answers.map((a) => a.latencyMs).filter((x): x is number => x !== undefined);
+      if (lat.length > 0) {
+        lat.sort((a, b) => a - b);
+        score.latencyMs = {
+          p50: percentile(lat, 0.5),
+          p90: percentile(lat, 0.9),
+          p99: percentile(lat, 0.99),
+          max: lat[lat.length - 1]!,
+        };
+        const groups: Record<string, number> = {};
+        for (const a of answers) if (a.group) groups[a.group] = (groups[a.group] ?? 0) + 1;
+        if (Object.keys(groups).length > 0) score.groups = groups;
+      }
+      report.policies[policy.name] = score;
+    }
+  } finally {
+    for (const m of models) await m.release();
+  }
+  const random = report.policies.random?.hitrate;
+  const oracle = report.policies.oracle?.hitrate;
+  if (random !== undefined && oracle !== undefined && oracle > random)
+    for (const s of Object.values(report.policies)) s.gapClosed = (s.hitrate - random) / (oracle - random);
+  const modelNames = { control: 'control', test: 'test' } as Record<string, string>;
+  for (const [name, m] of Object.entries(modelNames)) {
+    const loaded = models.find((x) => x.name === m);
+    if (loaded && report.policies[name]) report.policies[name].model = `${loaded.name}/${loaded.version}`;
+  }
+  return report;
+}
+
+const f3 = (x: number | undefined) => (x === undefined ? '–' : x.toFixed(3));
+
+/** The Markdown table of a report (README and docs/checker.md). */
+export function reportMarkdown(r: CheckReport): string {
+  const lines = [
+    `Checker seed ${r.checker.seed}, ${r.checker.requests} hidden requests; world ${r.world.scale} seed ${r.world.seed}; ` +
+      `ranking ${r.ranking.rankAll ? 'every post' : `two-stage, ${r.ranking.candidates} candidates`}.`,
+    '',
+    '| policy | Hitrate@5 (expected) | 95 % CI | sampled hit | gap closed | ROC-AUC | model |',
+    '|---|---|---|---|---|---|---|',
+  ];
+  for (const [name, s] of Object.entries(r.policies)) {
+    lines.push(
+      `| ${name} | ${f3(s.hitrate)} | ${f3(s.ci[0])} – ${f3(s.ci[1])} | ${f3(s.sampled)} | ${
+        s.gapClosed === undefined ? '–' : `${(100 * s.gapClosed).toFixed(1)} %`
+      } | ${f3(s.auc)} | ${s.model ?? ''} |`,
+    );
+  }
+  const lat = Object.entries(r.policies).filter(([, s]) => s.latencyMs);
+  for (const [name, s] of lat)
+    lines.push(
+      '',
+      `${name} latency over HTTP: p50 ${s.latencyMs!.p50.toFixed(1)} ms, p90 ${s.latencyMs!.p90.toFixed(1)} ms, ` +
+        `p99 ${s.latencyMs!.p99.toFixed(1)} ms, max ${s.latencyMs!.max.toFixed(1)} ms`,
+    );
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,127 @@
+import path from 'node:path';
+import { Piscina } from 'piscina';
+import { projectRoot } from '../config/paths.js';
+import type { SharedStore } from '../features/layout.js';
+import { ModelError } from '../errors/index.js';
+import { MicroBatcher } from './batcher.js';
+import type { RankInput } from './pipeline.js';
+import type { Group, ModelRef, RankTask, RankTaskResult, WarmupResult, WorkerInit } from './protocol.js';
+
+/** What the pool reports; the HTTP Metrics object satisfies it. */
+export interface PoolObserver {
+  observeBatchSize(size: number): void;
+  setQueueDepth(depth: number): void;
+  observeWorkerRun(seconds: number): void;
+}
+
+export interface PoolOptions {
+  shared: SharedStore;
+  models: ModelRef[];
+  workers: number;
+  intraOpThreads: number;
+  candidates: number;
+  rankAll: boolean;
+  maxBatchRequests: number;
+  maxBatchDelayMs: number;
+  observer?: PoolObserver;
+  /** Compiled worker script (tests may point elsewhere). */
+  workerFile?: string;
+}
+
+export interface RankOutput {
+  postIds: number[];
+  modelVersion: string;
+}
+
+export const WORKER_FILE = () => path.join(projectRoot(), 'dist', 'workers', 'rank-worker.js');
+
+/**
+ * Piscina workers holding the models, fed by one micro-batcher per group. Tasks are never
+ * cancelled: terminating a worker inside session.run aborts the whole process, so deadlines act
+ * in the HTTP layer and late results are simply dropped there.
+ */
+export class RankerPool {
+  private readonly batchers = new Map<Group, MicroBatcher<RankInput, RankOutput>>();
+  private closed = false;
+
+  private constructor(
+    readonly piscina: Piscina,
+    readonly warmup: WarmupResult,
+    private readonly opts: PoolOptions,
+  ) {
+    for (const m of opts.models) {
+      this.batchers.set(
+        m.name,
+        new MicroBatcher<RankInput, RankOutput>({
+          maxBatch: opts.maxBatchRequests,
+          maxDelayMs: opts.maxBatchDelayMs,
+          // While every worker is busy, requests keep gathering into the next (larger) batch.
+          maxConcurrentFlushes: opts.workers,
+          onBatch: (n) => opts.observer?.observeBatchSize(n),
+          flush: (reqs) => this.runBatch(m.name, reqs),
+        }),
+      );
+    }
+  }
+
+  /** Starts the workers and waits until each has loaded its models (ModelError if one cannot). */
+  static async start(opts: PoolOptions): Promise<RankerPool> {
+    const workerData: WorkerInit = {
+      shared: opts.shared,
+      models: opts.models,
+      candidates: opts.candidates,
+      rankAll: opts.rankAll,
+      intraOpThreads: opts.intraOpThreads,
+    };
+    const piscina = new Piscina({
+      filename: opts.workerFile ?? WORKER_FILE(),
+      minThreads: opts.workers,
+      maxThreads: opts.workers,
+      idleTimeout: 2 ** 31 - 1,
+      // The default queue is not first-in-first-out under load; latency tails grow without this.
+      stricterFIFO: true,
+      workerData,
+    });
+    let warm: WarmupResult[];
+    try {
+      warm = (await Promise.all(
+        Array.from({ length: opts.workers }, () => piscina.run({ kind: 'warmup' })),
+      )) as WarmupResult[];
+    } catch (err) {
+      await piscina.destroy();
+      const e = err as Error;
+      throw e.name === 'ModelError' || e instanceof ModelError
+        ? new ModelError(e.message)
+        : new ModelError(`ranking workers failed to start: ${e.message}`, { cause: err });
+    }
+    return new RankerPool(piscina, warm[0]!, opts);
+  }
+
+  rank(group: Group, input: RankInput): Promise<RankOutput> {
+    const b = this.batchers.get(group);
+    if (!b) return Promise.reject(new ModelError(`no ${group} model is loaded`));
+    return b.add(input);
+  }
+
+  get queueSize(): number {
+    return this.piscina.queueSize;
+  }
+
+  get threads(): number {
+    return this.piscina.threads.length;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.piscina.close();
+  }
+
+  private async runBatch(group: Group, reqs: RankInput[]): Promise<RankOutput[]> {
+    const task: RankTask = { kind: 'rank', group, reqs };
+    this.opts.observer?.setQueueDepth(this.piscina.queueSize);
+    const res = (await this.piscina.run(task)) as RankTaskResult;
+    this.opts.observer?.observeWorkerRun((res.featureMs + res.modelMs) / 1000);
+    return res.postIds.map((postIds) => ({ postIds, modelVersion: res.modelVersion }));
+  }
+}
