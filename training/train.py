@@ -54,7 +54,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--depth", type=int, default=6)
     p.add_argument("--learning-rate", type=float, default=0.05)
     p.add_argument("--l2-leaf-reg", type=float, default=3.0)
-    p.add_argument("--early-stopping-rounds", type=int, default=100)
+    p.add_argument("--early-stopping-rounds", type=int, default=100,
+                   help="stop after this many trees without a better validation AUC and keep the best "
+                        "iteration; 0 keeps all --iterations trees (AUC is still reported)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--refit", action="store_true",
@@ -224,10 +226,11 @@ def main(argv: list[str]) -> int:
         "random_seed": args.seed,
         "thread_count": args.threads,
         "nan_mode": "Min",
-        "od_type": "Iter",
-        "od_wait": args.early_stopping_rounds,
-        "use_best_model": True,
     }
+    if args.early_stopping_rounds > 0:
+        params.update(od_type="Iter", od_wait=args.early_stopping_rounds, use_best_model=True)
+    else:
+        params.update(use_best_model=False)
     train_pool = Pool(X[train_idx], y[train_idx], feature_names=names)
     valid_pool = Pool(X[valid_idx], y[valid_idx], feature_names=names)
     model = CatBoostClassifier(**params, verbose=max(args.iterations // 10, 1), allow_writing_files=False)
@@ -243,8 +246,8 @@ def main(argv: list[str]) -> int:
     refit_info = None
     if args.refit:
         refit_params = dict(params, iterations=best_iteration + 1, use_best_model=False)
-        refit_params.pop("od_type")
-        refit_params.pop("od_wait")
+        refit_params.pop("od_type", None)
+        refit_params.pop("od_wait", None)
         model = CatBoostClassifier(**refit_params, verbose=0, allow_writing_files=False)
         model.fit(Pool(X, y, feature_names=names))
         refit_info = {"rows": rows, "iterations": best_iteration + 1}

@@ -57,6 +57,11 @@ export interface LoadedModel {
 export interface LoadModelOptions {
   intraOpThreads: number;
   interOpThreads?: number;
+  /**
+   * Let idle intra-op threads spin-wait for work (onnxruntime's default). Spinning lowers latency
+   * on an idle machine but burns the cores other workers need; see bench/ort-threads.ts.
+   */
+  allowSpinning?: boolean;
 }
 
 export async function loadModel(
@@ -80,6 +85,9 @@ export async function loadModel(
       interOpNumThreads: opts.interOpThreads ?? 1,
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
+      ...(opts.allowSpinning === undefined
+        ? {}
+        : { extra: { session: { intra_op: { allow_spinning: opts.allowSpinning ? '1' : '0' } } } }),
     });
   } catch (err) {
     throw new ModelError(`cannot load ${modelPath}: ${(err as Error).message}`, { cause: err });

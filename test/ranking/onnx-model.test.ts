@@ -95,6 +95,21 @@ describe('onnx model loader', () => {
     expect(await fixture.score(new Float32Array(0), 0)).toHaveLength(0);
   });
 
+  it('scores the same with two intra-op threads and spinning off', async () => {
+    const rows = 500;
+    const x = new Float32Array(rows * fixture.numFeatures).map((_, i) =>
+      i % 11 === 0 ? NaN : (i % 17) / 17,
+    );
+    const two = await loadModel(FIXTURE_DIR, FIXTURE_FEATURES, { intraOpThreads: 2, allowSpinning: false });
+    try {
+      const a = await fixture.score(x, rows);
+      const b = await two.score(x, rows);
+      for (let i = 0; i < rows; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThanOrEqual(1e-6);
+    } finally {
+      await two.release();
+    }
+  });
+
   it('refuses a buffer too short for the row count', async () => {
     await expect(fixture.score(new Float32Array(5), 1)).rejects.toThrow(ModelError);
   });
