@@ -8,3 +8,4 @@ export type { WorldPost } from './posts.js';
 export { writeWorld, readWorldSpec } from './write.js';
 export type { WorldWriteStats, WorldWriteOptions } from './write.js';
 export { registerWorldCommand } from './cli.js';
+export { regeneratedLikes } from './history.js';

@@ -4,9 +4,9 @@
 
 export const PARAMS = {
   /** Intercept of the like logit. */
-  base: -2.56,
+  base: -2.54,
   /** Logit added linearly from the first to the last day (like rate 0.093 → 0.136). */
-  trend: 0.6,
+  trend: 0.55,
   /** Hour of day: amplitude of a cosine peaking at hourPeak (evening likes more than midday). */
   hourAmp: 0.23,
   hourPeak: 21,
@@ -34,9 +34,9 @@ export const PARAMS = {
   subtopicMain: 0.1, // half-width of a uniform
   quality: 0.18, // half-width of a uniform
   /** Logit drop for a post the user already liked. */
-  likedDrop: -1.4,
+  likedDrop: -1.2,
   /** Share of views that re-show a post the user saw before (on top of random repeats). */
-  repeatViewShare: 0.035,
+  repeatViewShare: 0.055,
   viewsPerUser: 421,
   /** Gamma shape of views per user (mean viewsPerUser). */
   viewsShape: 3,

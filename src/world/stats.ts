@@ -24,6 +24,7 @@ export interface FeedStats {
   maxTimeSec: number;
   viewHours: Int32Array;
   byWeek: Rate[];
+  byDay: Rate[];
   byHour: Rate[];
   byExpGroup: Rate[];
   byGender: Rate[];
@@ -47,6 +48,7 @@ export function feedStats(world: WorldModel): FeedStats {
     maxTimeSec: -Infinity,
     viewHours: new Int32Array(24),
     byWeek: newRates(Math.ceil(DAYS / 7)),
+    byDay: newRates(DAYS),
     byHour: newRates(24),
     byExpGroup: newRates(5),
     byGender: newRates(2),
@@ -88,7 +90,14 @@ export function feedStats(world: WorldModel): FeedStats {
       const day = Math.floor(t / 86_400);
       const hour = Math.floor((t % 86_400) / 3600);
       s.viewHours[hour]!++;
-      for (const r of [s.byWeek[Math.floor(day / 7)]!, s.byHour[hour]!, eg, gd, s.byTopic[topic[p]!]!]) {
+      for (const r of [
+        s.byWeek[Math.floor(day / 7)]!,
+        s.byDay[day]!,
+        s.byHour[hour]!,
+        eg,
+        gd,
+        s.byTopic[topic[p]!]!,
+      ]) {
         r.views++;
         r.likes += liked;
       }
@@ -101,6 +110,17 @@ export function feedStats(world: WorldModel): FeedStats {
 }
 
 export const likeRate = rate;
+
+/** The like rate over a set of buckets (days, hours, groups). */
+export function pooledRate(rates: Rate[]): number {
+  let v = 0;
+  let l = 0;
+  for (const r of rates) {
+    v += r.views;
+    l += r.likes;
+  }
+  return l / v;
+}
 
 export interface HitrateFigures {
   pairs: number;

@@ -26,9 +26,9 @@ export interface UserCodes {
 // Inverse CDF of age: real quartiles 19 / 24 / 33, mean 27.2, range 14 … 95.
 const AGE_QUANTILES: [number, number][] = [
   [0, 14],
-  [0.25, 19],
-  [0.5, 24],
-  [0.75, 33],
+  [0.25, 19.5],
+  [0.5, 24.5],
+  [0.75, 33.5],
   [0.9, 42],
   [0.96, 49],
   [0.99, 58],
