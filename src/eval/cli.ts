@@ -3,7 +3,10 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { configFrom, withDataOptions, withDatabase, type DataFlags } from '../cli/common.js';
 import { DEFAULT_CHECKER_SEED } from './requests.js';
-import { POLICIES, reportMarkdown, runCheck } from './run.js';
+import { DB_POLICIES, POLICIES, reportMarkdown, runCheck } from './run.js';
+import type { Database } from '../db/index.js';
+import { ValidationError } from '../errors/index.js';
+import type { WorldSpec } from '../world/index.js';
 
 interface CheckFlags extends DataFlags {
   seed: string;
@@ -15,6 +18,14 @@ interface CheckFlags extends DataFlags {
   candidates?: string;
   rankAll?: boolean;
   modelsDir?: string;
+  world?: string;
+}
+
+function parseWorld(s: string): WorldSpec {
+  const [scale, seed] = s.split(':');
+  if (!['tiny', 'demo', 'full'].includes(scale ?? '') || !/^\d+$/.test(seed ?? ''))
+    throw new ValidationError(`--world expects scale:seed such as demo:1, got ${JSON.stringify(s)}`);
+  return { scale: scale as WorldSpec['scale'], seed: Number(seed) };
 }
 
 export function registerCheckCommand(program: Command): void {
@@ -29,6 +40,7 @@ export function registerCheckCommand(program: Command): void {
       .option('--candidates <n>', 'candidates per request for the model policies (default: config)')
       .option('--rank-all', 'rank every post with the model instead of two stages')
       .option('--models-dir <dir>', 'models folder (default: ./models)')
+      .option('--world <scale:seed>', 'score against this world without opening the database (with --url)')
       .option('--out <prefix>', 'write <prefix>.json and <prefix>.md')
       .option('--json', 'print one JSON object instead of the table'),
   ).action(async (flags: CheckFlags) => {
@@ -39,21 +51,27 @@ export function registerCheckCommand(program: Command): void {
         rankAll: flags.rankAll,
       },
     });
-    const report = await withDatabase(cfg, (db) =>
+    const policies = flags.policies
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean);
+    const world = flags.world === undefined ? undefined : parseWorld(flags.world);
+    // With --world and only world-based policies the database stays closed, so the checker can
+    // run while a service holds the embedded (single-process) database.
+    const needDb = world === undefined || policies.some((p) => DB_POLICIES.includes(p));
+    const check = (db: Database | undefined) =>
       runCheck(db, {
         seed: Number(flags.seed),
         requests: Number(flags.requests),
-        policies: flags.policies
-          .split(',')
-          .map((s) => s.trim())
-          .filter(Boolean),
+        policies,
+        world,
         url: flags.url,
         modelsDir: cfg.modelsDir,
         candidates: cfg.serving.candidates,
         rankAll: cfg.serving.rankAll,
         log: (m) => console.error(`check: ${m}`),
-      }),
-    );
+      });
+    const report = needDb ? await withDatabase(cfg, check) : await check(undefined);
     const md = reportMarkdown(report);
     if (flags.out) {
       await mkdir(path.dirname(path.resolve(flags.out)), { recursive: true });

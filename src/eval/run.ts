@@ -2,7 +2,14 @@ import type { Database } from '../db/index.js';
 import { featureNames, loadFeatureStore, type FeatureSet, type FeatureStore } from '../features/index.js';
 import { MissingDataError } from '../errors/index.js';
 import { findModels, loadModel, type LoadedModel } from '../ranking/onnx-model.js';
-import { createWorld, PERIOD, readWorldSpec, type World } from '../world/index.js';
+import {
+  createWorld,
+  PERIOD,
+  readWorldSpec,
+  regeneratedLikes,
+  type World,
+  type WorldSpec,
+} from '../world/index.js';
 import {
   likedBefore,
   modelPolicy,
@@ -26,8 +33,13 @@ export interface CheckOptions {
   modelsDir: string;
   candidates: number;
   rankAll: boolean;
+  /** The world to score against; read from checker.world_info when absent. */
+  world?: WorldSpec;
   log?: (msg: string) => void;
 }
+
+/** Policies that need the database (feature store, models); the others need only the world. */
+export const DB_POLICIES = ['popular', 'control', 'test'];
 
 export interface CheckReport {
   checker: { seed: number; requests: number; mode: 'ground-truth' };
@@ -87,10 +99,21 @@ function scoreAnswers(
   return { expected, sampled };
 }
 
-/** `feedrec check` against the simulated world: every policy on the same hidden requests. */
-export async function runCheck(db: Database, opts: CheckOptions): Promise<CheckReport> {
+/** Likes of the requested users regenerated from the world's seed: same seed, same log. */
+function historyFromWorld(world: World, userIds: number[]): LikeHistory {
+  const out: LikeHistory = new Map();
+  for (const id of userIds) out.set(id, regeneratedLikes(world, world.userIndex(id)));
+  return out;
+}
+
+/**
+ * `feedrec check` against the simulated world: every policy on the same hidden requests.
+ * Without a database (HTTP mode while the service holds the embedded one) the world comes from
+ * opts.world and the users' likes are regenerated from its seed.
+ */
+export async function runCheck(db: Database | undefined, opts: CheckOptions): Promise<CheckReport> {
   const log = opts.log ?? (() => {});
-  const spec = await readWorldSpec(db);
+  const spec = opts.world ?? (db ? await readWorldSpec(db) : null);
   if (!spec)
     throw new MissingDataError(
       'this database has no simulated world (checker.world_info is empty), so there is no ground truth to score against',
@@ -102,10 +125,14 @@ export async function runCheck(db: Database, opts: CheckOptions): Promise<CheckR
     opts.seed,
     opts.requests,
   );
-  const history = await likeHistory(db, [...new Set(reqs.map((r) => r.userId))]);
+  const users = [...new Set(reqs.map((r) => r.userId))];
+  const history = db ? await likeHistory(db, users) : historyFromWorld(world, users);
   let store: FeatureStore | undefined;
-  const needStore = opts.policies.some((p) => ['popular', 'control', 'test'].includes(p));
-  if (needStore) store = (await loadFeatureStore(db)).store;
+  const needStore = opts.policies.some((p) => DB_POLICIES.includes(p));
+  if (needStore) {
+    if (!db) throw new MissingDataError(`policies ${DB_POLICIES.join(', ')} need the database`);
+    store = (await loadFeatureStore(db)).store;
+  }
 
   const policies: Policy[] = [];
   const models: LoadedModel[] = [];
