@@ -1,0 +1,134 @@
+// Results of a load run: machine details, RSS samples of the server, JSON + Markdown files.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+export interface PhaseResult {
+  name: string;
+  kind: 'closed' | 'open';
+  connections?: number;
+  targetRps?: number;
+  durationS: number;
+  requests: number;
+  throughputRps: number;
+  latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number };
+  errors: number;
+  errorRate: number;
+  statusCounts: Record<string, number>;
+  /** Open loop only: arrivals not sent because maxVUs requests were already outstanding. */
+  dropped: number;
+  serverRssMb?: { peak: number; last: number };
+  thresholds: { p99Ms: number; errorRate: number; pass: boolean };
+}
+
+export interface LoadReport {
+  startedAt: string;
+  url: string;
+  label?: string;
+  scenarioFile: string;
+  users: number;
+  seed: number;
+  machine: ReturnType<typeof machineDetails>;
+  server?: { pid: number; peakRssMb?: number; vmHwmMb?: number };
+  phases: PhaseResult[];
+}
+
+export function machineDetails() {
+  const cpus = os.cpus();
+  return {
+    cpuModel: cpus[0]?.model ?? 'unknown',
+    cpuCount: cpus.length,
+    cpuMhz: cpus[0]?.speed ?? 0,
+    totalMemGb: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    node: process.version,
+    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+    loadAvg: os.loadavg().map((v) => Math.round(v * 100) / 100),
+  };
+}
+
+/** VmRSS and VmHWM (peak) of a process in MB, from /proc (Linux only). */
+export function readRss(pid: number): { rssMb: number; hwmMb: number } | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+    return { rssMb: kb('VmRSS') / 1024, hwmMb: kb('VmHWM') / 1024 };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Samples a process's RSS every intervalMs; `window()` gives the peak since the last call. */
+export function rssSampler(pid: number, intervalMs = 200) {
+  let windowPeak = 0;
+  let overallPeak = 0;
+  let last = 0;
+  let hwm = 0;
+  const sample = () => {
+    const r = readRss(pid);
+    if (!r) return;
+    last = r.rssMb;
+    hwm = Math.max(hwm, r.hwmMb || 0);
+    windowPeak = Math.max(windowPeak, r.rssMb);
+    overallPeak = Math.max(overallPeak, r.rssMb);
+  };
+  sample();
+  const timer = setInterval(sample, intervalMs);
+  timer.unref();
+  return {
+    window() {
+      sample();
+      const out = { peak: round1(windowPeak), last: round1(last) };
+      windowPeak = last;
+      return out;
+    },
+    stop() {
+      clearInterval(timer);
+      sample();
+      return { pid, peakRssMb: round1(overallPeak), vmHwmMb: round1(hwm) };
+    },
+  };
+}
+
+const round1 = (v: number) => Math.round(v * 10) / 10;
+
+export function toMarkdown(r: LoadReport): string {
+  const m = r.machine;
+  const lines = [
+    `# Load run ${r.startedAt}`,
+    '',
+    `Target ${r.url}${r.label ? ` (${r.label})` : ''}; scenario ${r.scenarioFile}; ${r.users} users; seed ${r.seed}.`,
+    `Machine: ${m.cpuCount} × ${m.cpuModel} @ ${m.cpuMhz} MHz, ${m.totalMemGb} GB RAM, Node ${m.node}, ${m.platform}, load ${m.loadAvg.join(' ')}.`,
+    r.server
+      ? `Server pid ${r.server.pid}: peak RSS sampled ${r.server.peakRssMb} MB, VmHWM ${r.server.vmHwmMb} MB.`
+      : 'Server RSS not sampled (no --pid).',
+    '',
+    '| phase | load | s | requests | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | dropped | statuses | peak RSS MB | thresholds |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const p of r.phases) {
+    const load = p.kind === 'closed' ? `${p.connections} conn` : `${p.targetRps} req/s`;
+    const l = p.latencyMs;
+    const statuses = Object.entries(p.statusCounts)
+      .map(([k, v]) => `${k}:${v}`)
+      .join(' ');
+    lines.push(
+      `| ${p.name} | ${load} | ${p.durationS} | ${p.requests} | ${p.throughputRps} | ${l.p50} | ${l.p90} | ${l.p99} | ${l.max} | ${p.errors} (${(p.errorRate * 100).toFixed(2)} %) | ${p.dropped} | ${statuses} | ${p.serverRssMb?.peak ?? '–'} | ${p.thresholds.pass ? 'pass' : 'FAIL'} |`,
+    );
+  }
+  lines.push(
+    '',
+    "Open-loop latency is measured from each request's scheduled start, so queueing in the client counts (no coordinated omission).",
+    '',
+  );
+  return lines.join('\n');
+}
+
+/** Writes `<base>.json` and `<base>.md`; returns both paths. */
+export function writeReport(report: LoadReport, base: string): { json: string; md: string } {
+  mkdirSync(path.dirname(base), { recursive: true });
+  const json = `${base}.json`;
+  const md = `${base}.md`;
+  writeFileSync(json, `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(md, toMarkdown(report));
+  return { json, md };
+}

@@ -1,0 +1,269 @@
+// Node twin of k6/recommendations.js: drives k6/scenario.json against a local server and writes
+// throughput, latency percentiles, errors, status counts and server RSS to a results file.
+//
+//   npm run build && node dist/bench/load.js --url http://127.0.0.1:8000 [--pid PID]
+//     [--phases closed-1,closed-64] [--duration 10s] [--gap 3] [--users bench/users.txt | --user-range 1-1000]
+//     [--out bench/results/load-NAME] [--label "what runs"] [--seed 1]
+//
+// Closed loop runs on autocannon (its client costs about half the CPU of node:http, which
+// matters when client and server share two cores). Open loop uses node:http keep-alive agents:
+// autocannon's rate limit is closed-loop (a slow answer delays the next send), which hides
+// queueing; here requests leave on schedule and latency counts from the scheduled time.
+import http from 'node:http';
+import autocannon from 'autocannon';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { machineDetails, rssSampler, writeReport, type LoadReport, type PhaseResult } from './load-report.js';
+import {
+  durationMs,
+  pathSampler,
+  readScenario,
+  readUsers,
+  rng,
+  type Phase,
+  type Scenario,
+} from './load-scenario.js';
+
+export interface LoadOptions {
+  url: string;
+  scenarioFile?: string;
+  users?: number[];
+  usersFile?: string;
+  userRange?: string;
+  phases?: string[];
+  /** Overrides every phase's duration (short smoke runs). */
+  duration?: string;
+  /** Overrides the scenario's pause between phases. */
+  gapSeconds?: number;
+  pid?: number;
+  seed?: number;
+  label?: string;
+  log?: (line: string) => void;
+}
+
+/** Only loopback targets: this tool must never be pointed at someone else's service. */
+export function assertLoopback(url: string): URL {
+  const u = new URL(url);
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  if (u.protocol !== 'http:') throw new Error(`only http:// targets are supported, got ${u.protocol}`);
+  if (!(host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host))) {
+    throw new Error(`refusing non-loopback target ${u.hostname}: load tests run against 127.0.0.1 only`);
+  }
+  return u;
+}
+
+interface Sample {
+  latencies: number[];
+  statusCounts: Record<string, number>;
+  errors: number;
+}
+
+function request(agent: http.Agent, base: URL, p: string, timeoutMs: number): Promise<string> {
+  return new Promise((resolve) => {
+    const req = http.get(
+      { agent, host: base.hostname, port: base.port, path: p, timeout: timeoutMs },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(String(res.statusCode)));
+        res.on('error', () => resolve('error'));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', (e) => resolve(e.message === 'timeout' ? 'timeout' : 'error'));
+  });
+}
+
+const record = (s: Sample, status: string, ms: number) => {
+  s.latencies.push(ms);
+  s.statusCounts[status] = (s.statusCounts[status] ?? 0) + 1;
+  if (!/^2\d\d$/.test(status)) s.errors += 1;
+};
+
+function closedLoop(base: URL, sc: Scenario, conns: number, ms: number, next: () => string, s: Sample) {
+  return new Promise<void>((resolve, reject) => {
+    const run = autocannon(
+      {
+        url: base.origin,
+        connections: conns,
+        duration: ms / 1000,
+        timeout: sc.requestTimeoutMs / 1000,
+        requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: next() }) }],
+      },
+      (err) => (err ? reject(err) : resolve()),
+    );
+    // Our own recording (not autocannon's histogram): sub-millisecond precision, every status.
+    run.on('response', (_client: unknown, status: number, _bytes: number, ms: number) =>
+      record(s, String(status), ms),
+    );
+    // Connection errors and timeouts have no meaningful latency: counted, not timed.
+    run.on('reqError', () => {
+      s.statusCounts.error = (s.statusCounts.error ?? 0) + 1;
+      s.errors += 1;
+    });
+  });
+}
+
+async function openLoop(base: URL, sc: Scenario, p: Phase, ms: number, next: () => string, s: Sample) {
+  const rate = p.rate!;
+  const maxOutstanding = p.maxVUs ?? 1024;
+  const agent = new http.Agent({ keepAlive: true, maxSockets: maxOutstanding });
+  const start = performance.now();
+  let sent = 0;
+  let outstanding = 0;
+  let dropped = 0;
+  const inflight = new Set<Promise<void>>();
+  while (performance.now() - start < ms) {
+    const due = Math.min(
+      Math.floor(((performance.now() - start) * rate) / 1000),
+      Math.floor((ms * rate) / 1000),
+    );
+    for (; sent < due; sent++) {
+      if (outstanding >= maxOutstanding) {
+        dropped += 1;
+        continue;
+      }
+      const scheduled = start + (sent * 1000) / rate;
+      outstanding += 1;
+      const pr: Promise<void> = request(agent, base, next(), sc.requestTimeoutMs).then((status) => {
+        outstanding -= 1;
+        record(s, status, performance.now() - scheduled);
+        inflight.delete(pr);
+      });
+      inflight.add(pr);
+    }
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  await Promise.all(inflight);
+  agent.destroy();
+  return dropped;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
+}
+
+const r2 = (v: number) => Math.round(v * 100) / 100;
+
+export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
+  const base = assertLoopback(opts.url);
+  const scenarioFile = opts.scenarioFile ?? 'k6/scenario.json';
+  const sc = readScenario(scenarioFile);
+  const users = opts.users ?? readUsers({ file: opts.usersFile ?? sc.users.file, range: opts.userRange });
+  const seed = opts.seed ?? 1;
+  const next = pathSampler(sc, users, rng(seed));
+  const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const phases = sc.phases.filter((p) => !opts.phases || opts.phases.includes(p.name));
+  if (phases.length === 0) throw new Error(`no phase named ${opts.phases?.join(', ')} in ${scenarioFile}`);
+  const rss = opts.pid ? rssSampler(opts.pid) : undefined;
+  const report: LoadReport = {
+    startedAt: new Date().toISOString(),
+    url: base.origin,
+    label: opts.label,
+    scenarioFile,
+    users: users.length,
+    seed,
+    machine: machineDetails(),
+    phases: [],
+  };
+
+  for (const [i, p] of phases.entries()) {
+    if (i > 0) await new Promise((r) => setTimeout(r, (opts.gapSeconds ?? sc.gapSeconds) * 1000));
+    const ms = durationMs(opts.duration ?? p.duration);
+    const s: Sample = { latencies: [], statusCounts: {}, errors: 0 };
+    rss?.window();
+    const t0 = performance.now();
+    let dropped = 0;
+    if (p.executor === 'constant-vus') await closedLoop(base, sc, p.vus ?? 1, ms, next, s);
+    else dropped = await openLoop(base, sc, p, ms, next, s);
+    const elapsedS = (performance.now() - t0) / 1000;
+    const sorted = Float64Array.from(s.latencies).sort();
+    const lat = Array.from(sorted);
+    const n = lat.length;
+    const errorRate = n + dropped === 0 ? 0 : (s.errors + dropped) / (n + dropped);
+    const latencyMs = {
+      p50: r2(percentile(lat, 0.5)),
+      p90: r2(percentile(lat, 0.9)),
+      p99: r2(percentile(lat, 0.99)),
+      max: r2(lat[n - 1] ?? 0),
+      mean: r2(n ? lat.reduce((a, b) => a + b, 0) / n : 0),
+    };
+    const result: PhaseResult = {
+      name: p.name,
+      kind: p.executor === 'constant-vus' ? 'closed' : 'open',
+      ...(p.executor === 'constant-vus' ? { connections: p.vus ?? 1 } : { targetRps: p.rate }),
+      durationS: r2(elapsedS),
+      requests: n,
+      throughputRps: r2(n / elapsedS),
+      latencyMs,
+      errors: s.errors,
+      errorRate: Math.round(errorRate * 1e5) / 1e5,
+      statusCounts: s.statusCounts,
+      dropped,
+      ...(rss ? { serverRssMb: rss.window() } : {}),
+      thresholds: {
+        ...sc.thresholds,
+        pass: n > 0 && latencyMs.p99 < sc.thresholds.p99Ms && errorRate < sc.thresholds.errorRate,
+      },
+    };
+    report.phases.push(result);
+    log(
+      `${p.name}: ${result.throughputRps} req/s, p50 ${latencyMs.p50} ms, p99 ${latencyMs.p99} ms, ` +
+        `max ${latencyMs.max} ms, errors ${s.errors}, dropped ${dropped}${result.thresholds.pass ? '' : '  (thresholds FAILED)'}`,
+    );
+  }
+  if (rss) report.server = rss.stop();
+  return report;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      url: { type: 'string' },
+      scenario: { type: 'string', default: 'k6/scenario.json' },
+      users: { type: 'string' },
+      'user-range': { type: 'string' },
+      phases: { type: 'string' },
+      duration: { type: 'string' },
+      gap: { type: 'string' },
+      pid: { type: 'string' },
+      seed: { type: 'string', default: '1' },
+      label: { type: 'string' },
+      out: { type: 'string' },
+    },
+  });
+  if (!values.url) {
+    process.stderr.write(
+      'usage: load --url http://127.0.0.1:PORT [--pid PID] [--phases a,b] [--duration 10s] [--out FILE]\n',
+    );
+    return 2;
+  }
+  const report = await runLoad({
+    url: values.url,
+    scenarioFile: values.scenario,
+    usersFile: values.users,
+    userRange: values['user-range'],
+    phases: values.phases?.split(','),
+    duration: values.duration,
+    gapSeconds: values.gap === undefined ? undefined : Number(values.gap),
+    pid: values.pid ? Number(values.pid) : undefined,
+    seed: Number(values.seed),
+    label: values.label,
+  });
+  const base = values.out ?? path.join('bench', 'results', `load-${report.startedAt.replace(/[:.]/g, '-')}`);
+  const files = writeReport(report, base);
+  process.stderr.write(`wrote ${files.json} and ${files.md}\n`);
+  return report.phases.every((p) => p.thresholds.pass) ? 0 : 1;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main(process.argv.slice(2)).then(
+    (code) => (process.exitCode = code),
+    (err: Error) => {
+      process.stderr.write(`load: ${err.message}\n`);
+      process.exitCode = 2;
+    },
+  );
+}

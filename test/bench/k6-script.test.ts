@@ -1,0 +1,73 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+// k6 cannot be installed here, so the script runs in a tiny stand-in of k6's runtime:
+// enough to check that it reads the shared scenario and builds the requests it describes.
+function loadK6Script(env: Record<string, string> = {}) {
+  const src = readFileSync('k6/recommendations.js', 'utf8')
+    .replace(/^import .*$/gm, '')
+    .replace(/^export const options =/m, 'const options =')
+    .replace(/^export default function/m, 'function run');
+  const open = (p: string) =>
+    p.endsWith('scenario.json') ? readFileSync(path.join('k6', p), 'utf8') : '200\n201\n\n202\nnot-an-id\n';
+  const urls: string[] = [];
+  const http = { get: (url: string) => (urls.push(url), { status: 200 }) };
+  const check = () => true;
+  class SharedArray extends Array {
+    constructor(_name: string, fn: () => unknown[]) {
+      super();
+      this.push(...fn());
+    }
+  }
+  const factory = new Function(
+    'open',
+    '__ENV',
+    'http',
+    'check',
+    'SharedArray',
+    `${src}\nreturn { options, run };`,
+  );
+  const mod = factory(open, env, http, check, SharedArray) as {
+    options: { scenarios: Record<string, Record<string, unknown>>; thresholds: Record<string, string[]> };
+    run: () => void;
+  };
+  return { ...mod, urls };
+}
+
+describe('k6 script', () => {
+  it('builds its scenarios and thresholds from k6/scenario.json, phases back to back', () => {
+    const scenario = JSON.parse(readFileSync('k6/scenario.json', 'utf8'));
+    const { options } = loadK6Script();
+    expect(Object.keys(options.scenarios)).toEqual(scenario.phases.map((p: { name: string }) => p.name));
+    expect(options.scenarios['closed-64']).toMatchObject({
+      executor: 'constant-vus',
+      vus: 64,
+      startTime: '33s',
+    });
+    expect(options.scenarios['open-300']).toMatchObject({
+      executor: 'constant-arrival-rate',
+      rate: 300,
+      timeUnit: '1s',
+    });
+    expect(options.thresholds.http_req_duration).toEqual(['p(99)<500']);
+    expect(options.thresholds.http_req_failed).toEqual(['rate<0.01']);
+  });
+
+  it('requests users from the users file at times inside the world period', () => {
+    const { run, urls } = loadK6Script({
+      BASE_URL: 'http://127.0.0.1:9',
+      PHASES: 'closed-1',
+      DURATION: '5s',
+    });
+    for (let i = 0; i < 500; i++) run();
+    for (const u of urls.map((x) => new URL(x))) {
+      expect(u.origin).toBe('http://127.0.0.1:9');
+      expect(['200', '201', '202']).toContain(u.searchParams.get('id'));
+      const t = u.searchParams.get('time')!;
+      expect(t >= '2021-10-01T06:00:00' && t <= '2021-12-29T23:59:59').toBe(true);
+      expect(Number(t.slice(11, 13))).toBeGreaterThanOrEqual(6);
+      expect(u.searchParams.get('limit')).toBe('5');
+    }
+  });
+});
