@@ -109,15 +109,20 @@ export function recommendationsHandler(deps: HttpDeps) {
 
     if (config.mode !== 'ab') return c.json(posts);
     if (!forced) {
-      exposures.log({
-        loggedAt: new Date(),
-        requestId: vars.requestId,
-        userId: q.userId,
-        group,
-        modelVersion: result.modelVersion,
-        postIds: posts.map((p) => p.id),
-        requestTime: new Date(q.timeMs),
-      });
+      try {
+        exposures.log({
+          loggedAt: new Date(),
+          requestId: vars.requestId,
+          userId: q.userId,
+          group,
+          modelVersion: result.modelVersion,
+          postIds: posts.map((p) => p.id),
+          requestTime: new Date(q.timeMs),
+        });
+      } catch (err) {
+        // The user still gets the answer; a broken sink shows in the logs, not as a 500.
+        logger.error({ msg: 'exposure logging failed', requestId: vars.requestId, err });
+      }
     }
     return c.json({ exp_group: group, recommendations: posts });
   };
