@@ -136,6 +136,15 @@ describe('GET /post/recommendations/', () => {
     expect((await get('/healthz')).status).toBe(200);
   });
 
+  it('still answers when the exposure sink throws, and logs the failure', async () => {
+    const { app, logger, get } = makeApp({ mode: 'ab' });
+    app.serving.deps.exposures.log = () => {
+      throw new Error('sink broken');
+    };
+    expect((await get(REC)).status).toBe(200);
+    expect(logger.entries.some((e) => e.msg === 'exposure logging failed')).toBe(true);
+  });
+
   it('answers unknown routes with a JSON 404', async () => {
     const { get } = makeApp();
     const res = await get('/nope');
