@@ -45,6 +45,9 @@ export class RankingPipeline {
   private readonly mark: Uint8Array;
   private readonly score: Float32Array;
   private readonly clusterLift: Float32Array;
+  /** Post indexes of each topic (static), and a scratch list for the selection. */
+  private readonly byTopic: Int32Array[];
+  private readonly scratch: Int32Array;
 
   constructor(
     private readonly store: FeatureStore,
@@ -55,6 +58,10 @@ export class RankingPipeline {
     this.mark = new Uint8Array(store.dims.posts);
     this.score = new Float32Array(store.dims.posts);
     this.clusterLift = new Float32Array(store.dims.clusters);
+    const lists: number[][] = Array.from({ length: store.dims.topics }, () => []);
+    for (let p = 0; p < store.dims.posts; p++) lists[store.postTopic[p]!]!.push(p);
+    this.byTopic = lists.filter((l) => l.length > 0).map((l) => Int32Array.from(l));
+    this.scratch = new Int32Array(store.dims.posts);
   }
 
   /** Candidates for one request: post indexes the user had not liked before tMs. */
@@ -127,17 +134,47 @@ export class RankingPipeline {
   }
 
   private topPerTopic(total: number): Int32Array {
-    const { store, score } = this;
-    const topics = store.dims.topics;
-    const quota = Math.ceil(total / topics);
-    const byTopic: number[][] = Array.from({ length: topics }, () => []);
-    for (let p = 0; p < store.dims.posts; p++) if (score[p]! >= 0) byTopic[store.postTopic[p]!]!.push(p);
-    const out: number[] = [];
+    const { score, byTopic, scratch } = this;
+    const quota = Math.ceil(total / byTopic.length);
+    const out = new Int32Array(quota * byTopic.length);
+    let n = 0;
     for (const list of byTopic) {
-      list.sort((a, b) => score[b]! - score[a]! || a - b);
-      for (let i = 0; i < Math.min(quota, list.length); i++) out.push(list[i]!);
+      let m = 0;
+      for (let i = 0; i < list.length; i++) if (score[list[i]!]! >= 0) scratch[m++] = list[i]!;
+      const take = Math.min(quota, m);
+      // Only membership matters here (the model orders the candidates), so a selection suffices.
+      selectTop(scratch, m, take, score);
+      out.set(scratch.subarray(0, take), n);
+      n += take;
     }
-    return Int32Array.from(out);
+    return out.subarray(0, n);
+  }
+}
+
+/**
+ * Rearranges idx[0 .. n) so that its first k entries are the k highest scores (Hoare-style
+ * quickselect, ties broken by lower index so results do not depend on the input order).
+ */
+export function selectTop(idx: Int32Array, n: number, k: number, score: Float32Array): void {
+  const better = (a: number, b: number) => score[a]! > score[b]! || (score[a] === score[b] && a < b);
+  let lo = 0;
+  let hi = n - 1;
+  while (lo < hi && k > lo && k <= hi) {
+    const pivot = idx[(lo + hi) >>> 1]!;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (better(idx[i]!, pivot)) i++;
+      while (better(pivot, idx[j]!)) j--;
+      if (i <= j) {
+        const t = idx[i]!;
+        idx[i++] = idx[j]!;
+        idx[j--] = t;
+      }
+    }
+    if (k - 1 <= j) hi = j;
+    else if (k - 1 >= i) lo = i;
+    else break;
   }
 }
 
