@@ -17,6 +17,8 @@ export interface PhaseResult {
   statusCounts: Record<string, number>;
   /** Open loop only: arrivals not sent because maxVUs requests were already outstanding. */
   dropped: number;
+  /** Open loop only: how late the client sent requests against their schedule. */
+  sendLagMs?: { p50: number; p99: number; max: number };
   serverRssMb?: { peak: number; last: number };
   thresholds: { p99Ms: number; errorRate: number; pass: boolean };
 }
@@ -38,7 +40,7 @@ export function machineDetails() {
   return {
     cpuModel: cpus[0]?.model ?? 'unknown',
     cpuCount: cpus.length,
-    cpuMhz: cpus[0]?.speed ?? 0,
+    cpuMhz: cpus[0]?.speed || undefined,
     totalMemGb: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
     node: process.version,
     platform: `${os.platform()} ${os.release()} ${os.arch()}`,
@@ -97,7 +99,7 @@ export function toMarkdown(r: LoadReport): string {
     `# Load run ${r.startedAt}`,
     '',
     `Target ${r.url}${r.label ? ` (${r.label})` : ''}; scenario ${r.scenarioFile}; ${r.users} users; seed ${r.seed}.`,
-    `Machine: ${m.cpuCount} × ${m.cpuModel} @ ${m.cpuMhz} MHz, ${m.totalMemGb} GB RAM, Node ${m.node}, ${m.platform}, load ${m.loadAvg.join(' ')}.`,
+    `Machine: ${m.cpuCount} × ${m.cpuModel}${m.cpuMhz ? ` @ ${m.cpuMhz} MHz` : ''}, ${m.totalMemGb} GB RAM, Node ${m.node}, ${m.platform}, load ${m.loadAvg.join(' ')}.`,
     r.server
       ? `Server pid ${r.server.pid}: peak RSS sampled ${r.server.peakRssMb} MB, VmHWM ${r.server.vmHwmMb} MB.`
       : 'Server RSS not sampled (no --pid).',
@@ -117,7 +119,13 @@ export function toMarkdown(r: LoadReport): string {
   }
   lines.push(
     '',
-    "Open-loop latency is measured from each request's scheduled start, so queueing in the client counts (no coordinated omission).",
+    'Open loop sends on a fixed schedule whatever the answers do (no coordinated omission); latency counts from the send.',
+    `Open-loop send lag (client timer behind schedule), p99 ms: ${
+      r.phases
+        .filter((p) => p.sendLagMs)
+        .map((p) => `${p.name} ${p.sendLagMs!.p99}`)
+        .join(', ') || '–'
+    }.`,
     '',
   );
   return lines.join('\n');

@@ -8,7 +8,9 @@
 // Closed loop runs on autocannon (its client costs about half the CPU of node:http, which
 // matters when client and server share two cores). Open loop uses node:http keep-alive agents:
 // autocannon's rate limit is closed-loop (a slow answer delays the next send), which hides
-// queueing; here requests leave on schedule and latency counts from the scheduled time.
+// queueing; here requests leave on schedule whatever the answers do. Latency counts from the
+// send (including waits for a free socket in the agent); how late the client's own timer sent
+// each request is reported separately as send lag, so a busy client cannot pass for a slow server.
 import http from 'node:http';
 import autocannon from 'autocannon';
 import path from 'node:path';
@@ -55,6 +57,8 @@ export function assertLoopback(url: string): URL {
 
 interface Sample {
   latencies: number[];
+  /** Open loop: ms between a request's scheduled time and its actual send. */
+  sendLags: number[];
   statusCounts: Record<string, number>;
   errors: number;
 }
@@ -123,11 +127,12 @@ async function openLoop(base: URL, sc: Scenario, p: Phase, ms: number, next: () 
         dropped += 1;
         continue;
       }
-      const scheduled = start + (sent * 1000) / rate;
+      const sentAt = performance.now();
+      s.sendLags.push(sentAt - (start + (sent * 1000) / rate));
       outstanding += 1;
       const pr: Promise<void> = request(agent, base, next(), sc.requestTimeoutMs).then((status) => {
         outstanding -= 1;
-        record(s, status, performance.now() - scheduled);
+        record(s, status, performance.now() - sentAt);
         inflight.delete(pr);
       });
       inflight.add(pr);
@@ -145,6 +150,12 @@ function percentile(sorted: number[], p: number): number {
 }
 
 const r2 = (v: number) => Math.round(v * 100) / 100;
+const phaseKind = (p: Phase) => (p.executor === 'constant-vus' ? 'closed' : 'open');
+
+function lagSummary(lags: number[]) {
+  const sorted = Array.from(Float64Array.from(lags).sort());
+  return { p50: r2(percentile(sorted, 0.5)), p99: r2(percentile(sorted, 0.99)), max: r2(sorted.at(-1) ?? 0) };
+}
 
 export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
   const base = assertLoopback(opts.url);
@@ -171,7 +182,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
   for (const [i, p] of phases.entries()) {
     if (i > 0) await new Promise((r) => setTimeout(r, (opts.gapSeconds ?? sc.gapSeconds) * 1000));
     const ms = durationMs(opts.duration ?? p.duration);
-    const s: Sample = { latencies: [], statusCounts: {}, errors: 0 };
+    const s: Sample = { latencies: [], sendLags: [], statusCounts: {}, errors: 0 };
     rss?.window();
     const t0 = performance.now();
     let dropped = 0;
@@ -191,7 +202,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
     };
     const result: PhaseResult = {
       name: p.name,
-      kind: p.executor === 'constant-vus' ? 'closed' : 'open',
+      kind: phaseKind(p),
       ...(p.executor === 'constant-vus' ? { connections: p.vus ?? 1 } : { targetRps: p.rate }),
       durationS: r2(elapsedS),
       requests: n,
@@ -201,6 +212,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
       errorRate: Math.round(errorRate * 1e5) / 1e5,
       statusCounts: s.statusCounts,
       dropped,
+      ...(phaseKind(p) === 'open' ? { sendLagMs: lagSummary(s.sendLags) } : {}),
       ...(rss ? { serverRssMb: rss.window() } : {}),
       thresholds: {
         ...sc.thresholds,

@@ -79,6 +79,8 @@ describe('load generator', () => {
     // Open loop sends at the target rate: ~120 requests in 0.4 s at 300 req/s.
     expect(report.phases[2]!.requests).toBeGreaterThan(90);
     expect(report.phases[2]!.requests).toBeLessThanOrEqual(121);
+    expect(report.phases[2]!.sendLagMs!.p99).toBeGreaterThanOrEqual(0);
+    expect(report.phases[0]!.sendLagMs).toBeUndefined();
     expect(report.server!.vmHwmMb).toBeGreaterThan(0);
     expect(report.machine.cpuCount).toBeGreaterThan(0);
   });
