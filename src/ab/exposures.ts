@@ -60,6 +60,8 @@ export class ExposureLogger {
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
   private closed = false;
+  /** After a failed flush, size-triggered flushes wait for the retry timer (no retry storm). */
+  private backoffUntil = 0;
   private readonly maxBuffered: number;
   private readonly stats = { written: 0, dropped: 0, failedFlushes: 0 };
 
@@ -80,7 +82,7 @@ export class ExposureLogger {
       this.opts.onDrop?.(drop);
       this.opts.logger.error({ msg: 'exposure buffer full, oldest rows dropped', dropped: drop });
     }
-    if (this.buffer.length >= this.opts.batchSize) void this.flush();
+    if (this.buffer.length >= this.opts.batchSize && Date.now() >= this.backoffUntil) void this.flush();
     else this.arm();
   }
 
@@ -132,6 +134,7 @@ export class ExposureLogger {
         // Put the rows back in front, in order: the next tick (or close) retries them.
         this.buffer.unshift(...batch);
         this.stats.failedFlushes += 1;
+        this.backoffUntil = Date.now() + this.opts.flushMs;
         this.opts.logger.warn({
           msg: 'exposure flush failed, will retry',
           rows: batch.length,

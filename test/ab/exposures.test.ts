@@ -105,6 +105,20 @@ describe.each(dbVariants)('exposure logging ($name)', (variant) => {
     await log.close();
   });
 
+  it.skipIf(variant.skip)('does not hammer a failing database with a retry per logged row', async () => {
+    const { session, state } = flakyDb(db);
+    const log = new ExposureLogger({ db: session, flushMs: 60_000, batchSize: 2, logger: silentLogger });
+    state.failNext = 1;
+    log.log(exposure(0));
+    log.log(exposure(1)); // full batch: flush, which fails
+    await log.flush();
+    for (let i = 2; i < 50; i++) log.log(exposure(i));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(state.inserts).toBe(1); // the next attempt waits for the retry timer
+    expect(await log.close()).toBe(0);
+    expect((await rows()).length).toBe(50);
+  });
+
   it.skipIf(variant.skip)('close() retries through a failure instead of losing rows', async () => {
     const { session, state } = flakyDb(db);
     const log = new ExposureLogger({ db: session, flushMs: 60_000, batchSize: 100, logger: silentLogger });
