@@ -67,6 +67,13 @@ describe.each(dbVariants)('writing a world into $name', (variant) => {
     expect(await readWorldSpec(db)).toEqual({ seed: 3, scale: 'tiny' });
   });
 
+  it.skipIf(variant.skip)('refuses a world whose recorded parameters differ from the code', async () => {
+    await db.exec(`update checker.world_info set params = jsonb_set(params, '{params,base}', '0')`);
+    await expect(readWorldSpec(db)).rejects.toThrow(/regenerate/);
+    await writeWorld(db, { seed: 3, scale: 'tiny' }, { force: true });
+    expect(await readWorldSpec(db)).toEqual({ seed: 3, scale: 'tiny' });
+  });
+
   it.skipIf(variant.skip)(
     'gives byte-identical tables for the same seed and different ones for another',
     async () => {
