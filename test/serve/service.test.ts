@@ -1,0 +1,143 @@
+import { rmSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig, type Config } from '../../src/config/index.js';
+import { runCheck } from '../../src/eval/index.js';
+import { startServer, type RunningServer } from '../../src/http/index.js';
+import { buildService, type Service } from '../../src/serve/index.js';
+import { MODELS_DIR, TINY, tinyWorldDir } from '../helpers/tiny-world.js';
+
+let dataDir: string;
+beforeAll(async () => {
+  dataDir = await tinyWorldDir();
+});
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+const config = (mode: Config['mode'], extra: Partial<Config['serving']> = {}) =>
+  loadConfig(
+    {},
+    { dataDir, mode, modelsDir: MODELS_DIR, port: 0, host: '127.0.0.1', logLevel: 'silent', serving: extra },
+  );
+
+interface PostJson {
+  id: number;
+  text: string;
+  topic: string;
+}
+
+describe('the service over the tiny world (real features, models and workers)', () => {
+  let svc: Service;
+  let someUser: number;
+  beforeAll(async () => {
+    svc = await buildService(config('ab'));
+    const rows = await svc.db.query<{ user_id: number }>(
+      `select user_id from feed_data where action = 'like' group by 1 order by count(*) desc limit 1`,
+    );
+    someUser = rows[0]!.user_id;
+  });
+  afterAll(async () => svc?.close());
+
+  const get = (qs: string, headers: Record<string, string> = {}) =>
+    svc.app.request(`/post/recommendations/?${qs}`, { headers });
+
+  it('answers in A/B mode with the group and limit posts described by id, text and topic', async () => {
+    const res = await get(`id=${someUser}&time=2021-12-01T10:00:00&limit=7`);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { exp_group: string; recommendations: PostJson[] };
+    expect(['control', 'test']).toContain(body.exp_group);
+    expect(body.recommendations).toHaveLength(7);
+    for (const p of body.recommendations) {
+      expect(typeof p.id).toBe('number');
+      expect(p.text.length).toBeGreaterThan(0);
+      expect(p.topic.length).toBeGreaterThan(0);
+    }
+    expect(new Set(body.recommendations.map((p) => p.id)).size).toBe(7);
+  });
+
+  it('defaults to five posts', async () => {
+    const body = (await (await get(`id=${someUser}&time=2021-11-01T08:30:00`)).json()) as {
+      recommendations: unknown[];
+    };
+    expect(body.recommendations).toHaveLength(5);
+  });
+
+  it('never recommends a post the user liked before the request time', async () => {
+    const time = '2021-12-20T12:00:00';
+    const liked = new Set(
+      (
+        await svc.db.query<{ post_id: number }>(
+          `select post_id from feed_data where action = 'like' and user_id = $1 and "timestamp" < $2`,
+          [someUser, time],
+        )
+      ).map((r) => r.post_id),
+    );
+    expect(liked.size).toBeGreaterThan(10);
+    const body = (await (await get(`id=${someUser}&time=${time}&limit=100`)).json()) as {
+      recommendations: PostJson[];
+    };
+    expect(body.recommendations).toHaveLength(100);
+    expect(body.recommendations.filter((p) => liked.has(p.id))).toEqual([]);
+  });
+
+  it('answers an unknown user with 404 and a malformed time with 422', async () => {
+    expect((await get('id=199&time=2021-12-01T10:00:00')).status).toBe(404);
+    const bad = await get(`id=${someUser}&time=yesterday`);
+    expect(bad.status).toBe(422);
+    expect(JSON.stringify(await bad.json())).toContain('time');
+  });
+
+  it('replaces a ranking worker that dies and keeps answering', async () => {
+    const before = svc.pool.piscina.threads.length;
+    await svc.pool.piscina.threads[0]!.terminate();
+    let status = 0;
+    // The replacement loads its models again before it takes a task.
+    for (let i = 0; i < 50 && status !== 200; i++) {
+      const res = await get(`id=${someUser}&time=2021-12-02T10:00:00`);
+      status = res.status;
+      const body = (await res.json()) as { recommendations: unknown[] };
+      expect(body.recommendations).toHaveLength(5);
+    }
+    expect(status).toBe(200);
+    expect(svc.pool.piscina.threads.length).toBe(before);
+  });
+});
+
+describe.each(['control', 'test'] as const)('single-model mode %s', (mode) => {
+  let svc: Service;
+  let server: RunningServer;
+  beforeAll(async () => {
+    // A generous deadline: the comparison is of the model path, never the fallback on a busy machine.
+    const cfg = config(mode, { deadlineMs: 60_000 });
+    svc = await buildService(cfg);
+    server = await startServer(svc.app, cfg, { signals: [] });
+  });
+  afterAll(async () => {
+    await server?.close();
+    await svc?.close();
+  });
+
+  it('answers with the bare list, as the original services did', async () => {
+    const someUser = (
+      await svc.db.query<{ user_id: number }>('select min(user_id) user_id from user_data')
+    )[0]!.user_id;
+    const res = await svc.app.request(
+      `/post/recommendations/?id=${someUser}&time=2021-10-15T20:00:00&limit=3`,
+    );
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as PostJson[];
+    expect(Array.isArray(body)).toBe(true);
+    expect(body).toHaveLength(3);
+  });
+
+  it('scores the same Hitrate over HTTP as the in-process checker on the same requests', async () => {
+    const common = { seed: 99, requests: 150, modelsDir: MODELS_DIR, candidates: 300, rankAll: false };
+    const http = await runCheck(undefined, {
+      ...common,
+      world: TINY,
+      policies: [],
+      url: `http://127.0.0.1:${server.port}`,
+    });
+    const inProcess = await runCheck(svc.db, { ...common, policies: [mode] });
+    expect(http.policies.service!.hitrate).toBeCloseTo(inProcess.policies[mode]!.hitrate, 9);
+    expect(http.policies.service!.requests).toBe(150);
+  });
+});
