@@ -116,6 +116,8 @@ function machine() {
     node: process.version,
     os: `${os.type()} ${os.release()} ${os.arch()}`,
     tmpDisk: disk,
+    /** Other work on the machine skews the timings: the 1-minute load average when the report was written. */
+    loadAverage1m: Number(os.loadavg()[0]!.toFixed(2)),
   };
 }
 
@@ -132,7 +134,7 @@ function markdown(report: {
     '# Benchmark: `feedrec world`',
     '',
     `Run ${report.date} with \`node dist/bench/world.js\` (seed 1). Machine: ${m.cpus} × ${m.cpuModel}, ` +
-      `${m.memoryGB} GB RAM, Node ${m.node}, ${m.os}.` +
+      `${m.memoryGB} GB RAM, Node ${m.node}, ${m.os}; load average ${m.loadAverage1m} when written (the machine is shared, timings are noisy).` +
       (report.postgres ? ` Postgres: ${report.postgres.split(',')[0]}.` : ''),
     '',
     '| scale | target | users | posts | feed rows | wall (s) | feed COPY (s) | index (s) | rows/s | peak RSS | database size | feed_data size |',

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/index.js';
 import { FeedrecError } from '../../src/errors/index.js';
-import { readWorldSpec, writeWorld } from '../../src/world/index.js';
+import { createWorld, readWorldSpec, regeneratedLikes, writeWorld } from '../../src/world/index.js';
 import { feedStats } from '../../src/world/stats.js';
 import { createWorldModel } from '../../src/world/world.js';
 import { dbVariants } from '../helpers/db.js';
@@ -60,6 +60,19 @@ describe.each(dbVariants)('writing a world into $name', (variant) => {
       expect(await readWorldSpec(db)).toEqual({ seed: 3, scale: 'tiny' });
     },
   );
+
+  it.skipIf(variant.skip)("regenerates any user's likes from the seed exactly as written", async () => {
+    const world = createWorld({ seed: 3, scale: 'tiny' });
+    for (const ui of [0, 150, 299]) {
+      const rows = await db.query<{ post_id: number; ms: string }>(
+        `select post_id, (extract(epoch from timestamp) * 1000)::bigint::text ms from feed_data
+         where user_id = $1 and action = 'like' order by timestamp, post_id`,
+        [world.users[ui]!.userId],
+      );
+      const regen = regeneratedLikes(world, ui).sort((a, b) => a.tMs - b.tMs || a.postId - b.postId);
+      expect(regen).toEqual(rows.map((r) => ({ postId: r.post_id, tMs: Number(r.ms) })));
+    }
+  });
 
   it.skipIf(variant.skip)('refuses to write into non-empty tables without force', async () => {
     await expect(writeWorld(db, { seed: 4, scale: 'tiny' })).rejects.toThrow(FeedrecError);
