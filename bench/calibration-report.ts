@@ -5,6 +5,7 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import * as prettier from 'prettier';
 import { GENERATOR_VERSION, REAL, TOPICS, type Scale } from '../src/world/index.js';
 import {
   feedStats,
@@ -312,8 +313,13 @@ async function main(): Promise<void> {
     "Users, posts and the feed log come from independent seeded streams; each user's log from (seed, user index).",
     '',
   ].join('\n');
-  await writeFile(path.join(root, 'docs/calibration.md'), md);
-  console.log(md);
+  // Formatted like the rest of the repository, so regenerating gives no spurious diff.
+  const formatted = await prettier.format(md, {
+    ...((await prettier.resolveConfig(path.join(root, 'docs/calibration.md'))) ?? {}),
+    parser: 'markdown',
+  });
+  await writeFile(path.join(root, 'docs/calibration.md'), formatted);
+  console.log(formatted);
   console.error(fs.map((x) => `${x.world.spec.scale}: ${x.seconds.toFixed(1)} s`).join(', '));
 }
 
