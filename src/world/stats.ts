@@ -128,6 +128,8 @@ export interface HitrateFigures {
   publicOracle: number;
   /** Public knowledge plus sub-topic tastes estimated from the user's own log: what a text + history model can learn. */
   historyModel: number;
+  /** The same estimate from the log before t only (what features computed "as of t" see). */
+  historyBeforeT: number;
   oracle: number;
 }
 
@@ -146,8 +148,11 @@ export function hitrates(world: WorldModel, pairs = 2000, seed = 12345): Hitrate
   const liked = new Uint8Array(n);
   const subViews = new Float64Array(SUBTOPIC_COUNT);
   const subLikes = new Float64Array(SUBTOPIC_COUNT);
+  const pastViews = new Float64Array(SUBTOPIC_COUNT);
+  const pastLikes = new Float64Array(SUBTOPIC_COUNT);
+  const past = new Float64Array(n);
   const { subtopic } = world.postCodes;
-  const sums = { random: 0, publicOracle: 0, historyModel: 0, oracle: 0 };
+  const sums = { random: 0, publicOracle: 0, historyModel: 0, historyBeforeT: 0, oracle: 0 };
   const expectedHit = (order: number[]) => {
     let miss = 1;
     for (const p of order) miss *= 1 - P[p]!;
@@ -168,8 +173,12 @@ export function hitrates(world: WorldModel, pairs = 2000, seed = 12345): Hitrate
     liked.fill(0);
     subViews.fill(0);
     subLikes.fill(0);
+    pastViews.fill(0);
+    pastLikes.fill(0);
     let views = 0;
     let likes = 0;
+    let pViews = 0;
+    let pLikes = 0;
     for (let i = 0; i < log.length; i++) {
       const p = log.post[i]!;
       if (log.kind[i] === KIND_LIKE) {
@@ -181,23 +190,25 @@ export function hitrates(world: WorldModel, pairs = 2000, seed = 12345): Hitrate
       likes += l;
       subViews[subtopic[p]!]! += 1;
       subLikes[subtopic[p]!]! += l;
+      if (log.time[i]! < tSec) {
+        pViews++;
+        pLikes += l;
+        pastViews[subtopic[p]!]! += 1;
+        pastLikes[subtopic[p]!]! += l;
+      }
     }
     world.truth.scoreAll(u, tMs, P, 'truth');
     for (let p = 0; p < n; p++) if (liked[p]) P[p] = world.likeProbability(u, p, tMs, true);
     world.truth.scoreAll(u, tMs, pub, 'public');
-    // Shrunk log-odds of the user's like rate in each sub-topic against the user's overall rate.
-    const r = (likes + 1) / (views + 8);
-    const lr = Math.log(r / (1 - r));
-    const m = 6;
-    const subEst = Float64Array.from(subViews, (v, s) => {
-      const q = (subLikes[s]! + m * r) / (v + m);
-      return Math.log(q / (1 - q)) - lr;
-    });
+    const subEst = shrunkLogOdds(subViews, subLikes, views, likes);
     for (let p = 0; p < n; p++) est[p] = pub[p]! + subEst[subtopic[p]!]!;
+    const pastEst = shrunkLogOdds(pastViews, pastLikes, pViews, pLikes);
+    for (let p = 0; p < n; p++) past[p] = pub[p]! + pastEst[subtopic[p]!]!;
     const top = (score: Float64Array) => topK(score, liked, 5);
     sums.oracle += expectedHit(top(P));
     sums.publicOracle += expectedHit(top(pub));
     sums.historyModel += expectedHit(top(est));
+    sums.historyBeforeT += expectedHit(top(past));
     let rnd = 0;
     const draws = 8;
     for (let d = 0; d < draws; d++) {
@@ -215,8 +226,25 @@ export function hitrates(world: WorldModel, pairs = 2000, seed = 12345): Hitrate
     random: sums.random / pairs,
     publicOracle: sums.publicOracle / pairs,
     historyModel: sums.historyModel / pairs,
+    historyBeforeT: sums.historyBeforeT / pairs,
     oracle: sums.oracle / pairs,
   };
+}
+
+/** Shrunk log-odds of the user's like rate in each sub-topic against the user's overall rate. */
+function shrunkLogOdds(
+  subViews: Float64Array,
+  subLikes: Float64Array,
+  views: number,
+  likes: number,
+): Float64Array {
+  const r = (likes + 1) / (views + 8);
+  const lr = Math.log(r / (1 - r));
+  const m = 6;
+  return Float64Array.from(subViews, (v, s) => {
+    const q = (subLikes[s]! + m * r) / (v + m);
+    return Math.log(q / (1 - q)) - lr;
+  });
 }
 
 function topK(score: Float64Array, exclude: Uint8Array, k: number): number[] {
