@@ -17,11 +17,13 @@ const count = (n: number) => n.toLocaleString('en-US');
 function progressReporter(tty: boolean): { update(p: ImportProgress): void; stop(): void } {
   let bar: cliProgress.SingleBar | undefined;
   let current: string | undefined;
-  let lastLine = performance.now();
+  // Counted from the first chunk, not from start-up: opening PGlite alone can take seconds.
+  let lastLine: number | undefined;
   return {
     update(p) {
       if (!tty) {
         const now = performance.now();
+        lastLine ??= now;
         if (now - lastLine < LINE_EVERY_MS) return;
         lastLine = now;
         const pct = p.totalBytes > 0 ? Math.round((100 * p.bytes) / p.totalBytes) : 100;

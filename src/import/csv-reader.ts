@@ -68,7 +68,10 @@ class RecordParser extends Parser {
       relax_column_count: true,
       record_delimiter: ['\r\n', '\n'],
       max_record_size: MAX_RECORD_CHARS,
-    });
+      // Each pushed item is a whole COPY chunk: hold at most one while the database catches up.
+      // (csv-parse passes its options on to stream.Transform, though its types do not say so.)
+      readableHighWaterMark: 1,
+    } as ConstructorParameters<typeof Parser>[0]);
   }
 
   override push(chunk: unknown, encoding?: BufferEncoding): boolean {

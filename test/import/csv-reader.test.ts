@@ -44,6 +44,12 @@ describe('import csv reader', () => {
     expect(stats.rows).toBe(3);
   });
 
+  it('ignores pandas index columns and a byte-order mark', async () => {
+    const text = `\uFEFFUnnamed: 0,post_id,text,topic\n0,1,hello,movie\n`;
+    const { out } = await read('posts', text);
+    expect(out.join('')).toBe('1,"hello","movie"\n');
+  });
+
   it('splits large input into whole-row chunks', async () => {
     const many = Array.from({ length: 1000 }, (_, i) => ({ ...feed[0]!, user_id: i + 1 }));
     const { out, stats } = await read('feed', toCsv(FEED_COLUMNS, many), 4096);
