@@ -104,8 +104,8 @@ export function toMarkdown(r: LoadReport): string {
       ? `Server pid ${r.server.pid}: peak RSS sampled ${r.server.peakRssMb} MB, VmHWM ${r.server.vmHwmMb} MB.`
       : 'Server RSS not sampled (no --pid).',
     '',
-    '| phase | load | s | requests | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | dropped | statuses | peak RSS MB | thresholds |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| phase | load | s | requests | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | dropped | error rate incl. dropped | statuses | peak RSS MB | thresholds |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const p of r.phases) {
     const load = p.kind === 'closed' ? `${p.connections} conn` : `${p.targetRps} req/s`;
@@ -114,7 +114,7 @@ export function toMarkdown(r: LoadReport): string {
       .map(([k, v]) => `${k}:${v}`)
       .join(' ');
     lines.push(
-      `| ${p.name} | ${load} | ${p.durationS} | ${p.requests} | ${p.throughputRps} | ${l.p50} | ${l.p90} | ${l.p99} | ${l.max} | ${p.errors} (${(p.errorRate * 100).toFixed(2)} %) | ${p.dropped} | ${statuses} | ${p.serverRssMb?.peak ?? '–'} | ${p.thresholds.pass ? 'pass' : 'FAIL'} |`,
+      `| ${p.name} | ${load} | ${p.durationS} | ${p.requests} | ${p.throughputRps} | ${l.p50} | ${l.p90} | ${l.p99} | ${l.max} | ${p.errors} | ${p.dropped} | ${(p.errorRate * 100).toFixed(2)} % | ${statuses} | ${p.serverRssMb?.peak ?? '–'} | ${p.thresholds.pass ? 'pass' : 'FAIL'} |`,
     );
   }
   lines.push(
