@@ -19,6 +19,7 @@ interface CheckFlags extends DataFlags {
   rankAll?: boolean;
   modelsDir?: string;
   world?: string;
+  holdoutDays: string;
 }
 
 function parseWorld(s: string): WorldSpec {
@@ -40,6 +41,7 @@ export function registerCheckCommand(program: Command): void {
       .option('--candidates <n>', 'candidates per request for the model policies (default: config)')
       .option('--rank-all', 'rank every post with the model instead of two stages')
       .option('--models-dir <dir>', 'models folder (default: ./models)')
+      .option('--holdout-days <n>', 'on real tables (no world): days at the end of the log to score on', '7')
       .option('--world <scale:seed>', 'score against this world without opening the database (with --url)')
       .option('--out <prefix>', 'write <prefix>.json and <prefix>.md')
       .option('--json', 'print one JSON object instead of the table'),
@@ -65,6 +67,7 @@ export function registerCheckCommand(program: Command): void {
         requests: Number(flags.requests),
         policies,
         world,
+        holdoutDays: Number(flags.holdoutDays),
         url: flags.url,
         modelsDir: cfg.modelsDir,
         candidates: cfg.serving.candidates,

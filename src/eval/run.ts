@@ -20,6 +20,7 @@ import {
   type LikeHistory,
   type Policy,
 } from './policies.js';
+import { runHoldoutCheck } from './holdout.js';
 import { checkerRandom, drawRequests, type CheckRequest } from './requests.js';
 import { expectedHit, meanWithCi, percentile, type PolicyScore } from './score.js';
 
@@ -35,6 +36,8 @@ export interface CheckOptions {
   rankAll: boolean;
   /** The world to score against; read from checker.world_info when absent. */
   world?: WorldSpec;
+  /** Real tables (no world): the last days of the log that answers are scored on. */
+  holdoutDays?: number;
   log?: (msg: string) => void;
 }
 
@@ -42,8 +45,9 @@ export interface CheckOptions {
 export const DB_POLICIES = ['popular', 'control', 'test'];
 
 export interface CheckReport {
-  checker: { seed: number; requests: number; mode: 'ground-truth' };
-  world: { seed: number; scale: string };
+  checker: { seed: number; requests: number; mode: 'ground-truth' | 'holdout'; holdoutDays?: number };
+  /** The simulated world scored against; null on imported real tables (hold-out mode). */
+  world: { seed: number; scale: string } | null;
   ranking: { candidates: number; rankAll: boolean };
   policies: Record<
     string,
@@ -114,10 +118,13 @@ function historyFromWorld(world: World, userIds: number[]): LikeHistory {
 export async function runCheck(db: Database | undefined, opts: CheckOptions): Promise<CheckReport> {
   const log = opts.log ?? (() => {});
   const spec = opts.world ?? (db ? await readWorldSpec(db) : null);
-  if (!spec)
-    throw new MissingDataError(
-      'this database has no simulated world (checker.world_info is empty), so there is no ground truth to score against',
+  if (!spec) {
+    if (!db) throw new MissingDataError('without a database the checker needs --world scale:seed');
+    log('no simulated world in this database: scoring on held-out days of the real log');
+    return runHoldoutCheck(db, { ...opts, holdoutDays: opts.holdoutDays ?? 7 }, (set) =>
+      latestModel(opts.modelsDir, set),
     );
+  }
   const world = createWorld(spec);
   const reqs = drawRequests(
     world.users.map((u) => u.userId),
@@ -208,7 +215,10 @@ const f3 = (x: number | undefined) => (x === undefined ? '–' : x.toFixed(3));
 /** The Markdown table of a report (README and docs/checker.md). */
 export function reportMarkdown(r: CheckReport): string {
   const lines = [
-    `Checker seed ${r.checker.seed}, ${r.checker.requests} hidden requests; world ${r.world.scale} seed ${r.world.seed}; ` +
+    `Checker seed ${r.checker.seed}, ${r.checker.requests} hidden requests; ` +
+      (r.world
+        ? `world ${r.world.scale} seed ${r.world.seed}; `
+        : `real tables, hits = likes in the last ${r.checker.holdoutDays} days; `) +
       `ranking ${r.ranking.rankAll ? 'every post' : `two-stage, ${r.ranking.candidates} candidates`}.`,
     '',
     '| policy | Hitrate@5 (expected) | 95 % CI | sampled hit | gap closed | ROC-AUC | model |',

@@ -86,6 +86,7 @@ export async function buildService(cfg: Config, logger = createJsonLogger(cfg.lo
       flushMs: cfg.serving.exposureFlushMs,
       batchSize: cfg.serving.exposureBatch,
       logger,
+      onDrop: (n) => metrics.exposuresDropped.inc(n),
     });
     const app = createApp({ config: cfg, recommender, exposures, metrics, logger });
     const startupMs = performance.now() - started;
