@@ -187,16 +187,18 @@ async function openPostgres(url: string): Promise<Database> {
     ...pgSession(pool, pool),
     async transaction(fn) {
       const c = await pool.connect();
+      // A connection whose ROLLBACK failed is in an unknown state: destroy it, do not pool it.
+      let broken: Error | undefined;
       try {
         await c.query('BEGIN');
         const out = await fn(pgSession(c, pool));
         await c.query('COMMIT');
         return out;
       } catch (err) {
-        await c.query('ROLLBACK').catch(() => undefined);
+        await c.query('ROLLBACK').catch((e: Error) => (broken = e));
         throw err;
       } finally {
-        c.release();
+        c.release(broken);
       }
     },
     close: () => pool.end(),
