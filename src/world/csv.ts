@@ -87,51 +87,88 @@ export interface FeedProgress {
   likes: number;
 }
 
+/** ASCII bytes of each string, packed, with start offsets (offsets[i] .. offsets[i + 1]). */
+function packAscii(strings: string[]): { bytes: Uint8Array; offsets: Int32Array } {
+  const offsets = new Int32Array(strings.length + 1);
+  for (let i = 0; i < strings.length; i++) offsets[i + 1] = offsets[i]! + strings[i]!.length;
+  const bytes = new Uint8Array(offsets[strings.length]!);
+  for (let i = 0; i < strings.length; i++) {
+    const s = strings[i]!;
+    for (let j = 0; j < s.length; j++) bytes[offsets[i]! + j] = s.charCodeAt(j);
+  }
+  return { bytes, offsets };
+}
+
 /**
  * The feed log as CSV chunks, user by user in index order (bounded memory at any scale).
  * `onUser` is told after each user, for progress bars and counts.
+ *
+ * Rows are assembled as bytes from pre-encoded pieces (date, time of day, user, post + action)
+ * and each chunk becomes one flat latin1 string: about five times cheaper than concatenating
+ * 77 M small strings, and it matters because on PGlite the generator shares the thread with
+ * the database.
  */
 export function* feedCsv(
   world: WorldModel,
   onUser?: (p: FeedProgress) => void,
   chunkChars = CHUNK_CHARS,
 ): Generator<string> {
-  const { hms: H, dayPrefix: D } = timeTables();
+  const { hms, dayPrefix } = timeTables();
+  const D = packAscii(dayPrefix); // 11 bytes each
+  const H = packAscii(hms); // 8 bytes each
+  const U = packAscii(world.users.map((u) => `,${u.userId},`));
+  const nPosts = world.posts.length;
+  // Post pieces by kind: [view target 0 | view target 1 | like] × post.
+  const P = packAscii([
+    ...world.posts.map((p) => `${p.postId},view,0\n`),
+    ...world.posts.map((p) => `${p.postId},view,1\n`),
+    ...world.posts.map((p) => `${p.postId},like,0\n`),
+  ]);
   const gen = new FeedGenerator(world);
-  const userPart = world.users.map((u) => `,${u.userId},`);
-  const view0 = world.posts.map((p) => `${p.postId},view,0\n`);
-  const view1 = world.posts.map((p) => `${p.postId},view,1\n`);
-  const like = world.posts.map((p) => `${p.postId},like,0\n`);
   const progress: FeedProgress = { users: 0, rows: 0, views: 0, likes: 0 };
-  let parts: string[] = [];
-  let size = 0;
+  // Room for one more user's rows after the chunk threshold is passed.
+  const maxRow = 11 + 8 + 14 + 20;
+  let buf = Buffer.allocUnsafe(chunkChars + 8192 * maxRow);
+  let len = 0;
+  const Db = D.bytes;
+  const Do = D.offsets;
+  const Hb = H.bytes;
+  const Ub = U.bytes;
+  const Pb = P.bytes;
+  const Po = P.offsets;
   for (let u = 0; u < world.users.length; u++) {
     const log = gen.generate(u);
-    const up = userPart[u]!;
+    const need = len + log.length * maxRow;
+    if (need > buf.length) {
+      const bigger = Buffer.allocUnsafe(need * 2);
+      buf.copy(bigger, 0, 0, len);
+      buf = bigger;
+    }
+    const b = buf;
     const { time, post, kind } = log;
+    const u0 = U.offsets[u]!;
+    const u1 = U.offsets[u + 1]!;
     for (let i = 0; i < log.length; i++) {
       const t = time[i]!;
       const day = (t / 86_400) | 0;
+      const h = (t - day * 86_400) * 8;
       const k = kind[i]!;
-      const p = post[i]!;
-      const row =
-        D[day]! +
-        H[t - day * 86_400]! +
-        up +
-        (k === KIND_LIKE ? like[p]! : k === KIND_VIEW_LIKED ? view1[p]! : view0[p]!);
-      parts.push(row);
-      size += row.length;
+      const pk = (k === KIND_LIKE ? 2 : k === KIND_VIEW_LIKED ? 1 : 0) * nPosts + post[i]!;
+      // Hand-inlined copies: this loop runs once per feed row.
+      for (let j = Do[day]!, e = Do[day + 1]!; j < e; j++) b[len++] = Db[j]!;
+      for (let j = h; j < h + 8; j++) b[len++] = Hb[j]!;
+      for (let j = u0; j < u1; j++) b[len++] = Ub[j]!;
+      for (let j = Po[pk]!, e = Po[pk + 1]!; j < e; j++) b[len++] = Pb[j]!;
       if (k === KIND_LIKE) progress.likes++;
       else progress.views++;
     }
     progress.rows += log.length;
     progress.users = u + 1;
-    if (size >= chunkChars) {
-      yield parts.join('');
-      parts = [];
-      size = 0;
+    if (len >= chunkChars) {
+      yield buf.toString('latin1', 0, len);
+      len = 0;
     }
     onUser?.(progress);
   }
-  if (parts.length) yield parts.join('');
+  if (len > 0) yield buf.toString('latin1', 0, len);
 }
