@@ -1,5 +1,5 @@
 // onnxruntime-node under worker_threads, and the cost of a CatBoost model per tree per row.
-//   npx tsx bench/ort-threads.ts [--stress-seconds 20] [--rounds 3] [--model-dir DIR]
+//   npx tsx bench/ort-threads.ts [--stress-seconds 20] [--rounds 3] [--wait-quiet SECONDS] [--model-dir DIR]
 // Trains (once, needs training/.venv) a 1000-tree depth-6 model on 40 synthetic features into
 // bench/results/tmp/, then:
 //   1. latency: ns per tree per row for batch sizes 1, 50, 300, 2000 with intra-op threads 1 and 2;
@@ -86,8 +86,11 @@ const SETTINGS: Setting[] = [
 const label = (s: Setting) => `intra=${s.intraOpThreads}${s.allowSpinning === false ? ' nospin' : ''}`;
 
 interface LatencyPoint {
+  cpuNsPerTreePerRow: number;
   intraOpThreads: number;
   allowSpinning?: boolean;
+  /** Share of all cores used by other processes during this measurement. */
+  othersCpu: number;
   batch: number;
   runs: number;
   medianMs: number;
@@ -99,20 +102,44 @@ async function measureLatency(model: LoadedModel, trees: number, batch: number, 
   const x = makeRows(batch, 1000 + batch);
   for (let i = 0; i < 5; i++) await model.score(x, batch);
   const times: number[] = [];
-  const end = performance.now() + seconds * 1000;
+  const cpu0 = process.cpuUsage();
+  const wall0 = performance.now();
+  const end = wall0 + seconds * 1000;
   while (performance.now() < end || times.length < 5) {
     const t = performance.now();
     await model.score(x, batch);
     times.push(performance.now() - t);
   }
+  const cpu = process.cpuUsage(cpu0);
   times.sort((a, b) => a - b);
   const median = times[Math.floor(times.length / 2)]!;
+  const work = times.length * trees * batch;
   return {
     runs: times.length,
     medianMs: +median.toFixed(4),
     p90Ms: +times[Math.floor(times.length * 0.9)]!.toFixed(4),
     nsPerTreePerRow: +((median * 1e6) / (trees * batch)).toFixed(2),
+    // CPU time of all our threads (spin-waiting included) per unit of work: comparable even when
+    // other processes load the machine, unlike wall time.
+    cpuNsPerTreePerRow: +(((cpu.user + cpu.system) * 1e3) / work).toFixed(2),
   };
+}
+
+/**
+ * Share of the machine's CPU time used by other processes since `from` (this bench shares the
+ * machine with other work; its numbers are only comparable when this is low). Linux only.
+ */
+function cpuSnapshot(): { busy: number; total: number; own: number } {
+  const ticks = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const idle = ticks[3]! + (ticks[4] ?? 0);
+  const total = ticks.reduce((a, b) => a + b, 0);
+  const u = process.cpuUsage();
+  return { busy: total - idle, total, own: ((u.user + u.system) / 1e6) * 100 }; // ticks at 100 Hz
+}
+function othersShare(from: ReturnType<typeof cpuSnapshot>): number {
+  const now = cpuSnapshot();
+  const total = now.total - from.total;
+  return total > 0 ? +Math.max(0, (now.busy - from.busy - (now.own - from.own)) / total).toFixed(3) : 0;
 }
 
 interface WorkerJob {
@@ -187,6 +214,18 @@ function runWorkers(jobs: WorkerJob[]): Promise<WorkerReport[]> {
   );
 }
 
+/** Waits (up to `maxSeconds`) for a 3 s window in which other processes use < 15 % of the CPU. */
+async function waitQuiet(maxSeconds: number): Promise<number> {
+  const deadline = performance.now() + maxSeconds * 1000;
+  for (;;) {
+    const snap = cpuSnapshot();
+    await new Promise((r) => setTimeout(r, 3000));
+    const others = othersShare(snap);
+    if (others < 0.15 || performance.now() > deadline) return others;
+    console.error(`waiting for a quieter machine: others use ${(others * 100).toFixed(0)}% of the CPU`);
+  }
+}
+
 async function main(): Promise<void> {
   const stressSeconds = Number(arg('--stress-seconds', '20'));
   const rounds = Number(arg('--rounds', '3'));
@@ -198,6 +237,7 @@ async function main(): Promise<void> {
     }
   ).version;
 
+  const othersAtStart = await waitQuiet(Number(arg('--wait-quiet', '0')));
   const loadBefore = os.loadavg();
   // Other processes may share this machine: alternate the settings over several rounds and keep
   // each point's best median (every round's median is kept too, to show the spread).
@@ -208,14 +248,17 @@ async function main(): Promise<void> {
       const model = await loadModel(modelDir, FEATURES, setting);
       trees = model.meta.tree_count;
       for (const batch of BATCHES) {
-        const m = await measureLatency(model, trees, batch, batch >= 2000 ? 2 : 1);
+        const snap = cpuSnapshot();
+        const m = { ...(await measureLatency(model, trees, batch, batch >= 2000 ? 2 : 1)), othersCpu: 0 };
+        m.othersCpu = othersShare(snap);
         const key = `${label(setting)}/${batch}`;
         const prev = best.get(key);
         const roundMedians = [...(prev?.roundMedians ?? []), m.medianMs];
         if (!prev || m.medianMs < prev.medianMs) best.set(key, { ...setting, batch, ...m, roundMedians });
         else prev.roundMedians = roundMedians;
         console.error(
-          `round ${round} ${label(setting)} batch=${batch}: ${m.medianMs} ms, ${m.nsPerTreePerRow} ns/tree/row`,
+          `round ${round} ${label(setting)} batch=${batch}: ${m.medianMs} ms, ${m.nsPerTreePerRow} ns/tree/row ` +
+            `(cpu ${m.cpuNsPerTreePerRow}), others used ${(m.othersCpu * 100).toFixed(0)}% of the CPU`,
         );
       }
       await model.release();
@@ -241,7 +284,9 @@ async function main(): Promise<void> {
     seed: i + 1,
   }));
   const t0 = performance.now();
+  const stressSnap = cpuSnapshot();
   const stress = await runWorkers(stressJobs);
+  const stressOthers = othersShare(stressSnap);
   const stressWall = (performance.now() - t0) / 1000;
   console.error(`stress: ${JSON.stringify(stress)}`);
 
@@ -255,6 +300,7 @@ async function main(): Promise<void> {
   ];
   const throughput = [];
   for (const c of throughputConfigs) {
+    const snap = cpuSnapshot();
     const reports = await runWorkers(
       Array.from({ length: c.workers }, (_, i) => ({
         modelDir,
@@ -275,6 +321,7 @@ async function main(): Promise<void> {
       batchesPerSecond: +(reports.reduce((s, r) => s + r.runs, 0) / secs).toFixed(1),
       maxLatencyMs: Math.max(...reports.map((r) => r.maxLatencyMs)),
       mismatches: reports.reduce((s, r) => s + r.mismatches, 0),
+      othersCpu: othersShare(snap),
     };
     throughput.push(point);
     console.error(`throughput ${JSON.stringify(point)}`);
@@ -303,8 +350,10 @@ async function main(): Promise<void> {
       totalRuns: stress.reduce((s, r) => s + r.runs, 0),
       mismatches: stress.reduce((s, r) => s + r.mismatches, 0),
       crashed: false,
+      othersCpu: stressOthers,
     },
     throughput,
+    othersCpuAtStart: othersAtStart,
     loadAverage: {
       before: loadBefore.map((v) => +v.toFixed(2)),
       after: os.loadavg().map((v) => +v.toFixed(2)),
