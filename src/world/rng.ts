@@ -114,6 +114,22 @@ export class Rng {
     return weights.length - 1;
   }
 
+  /**
+   * Index drawn from cumulative weights (cum[i] = w[0] + … + w[i]) by binary search: the same
+   * draw as pick() on the weights, in log time (city pools have thousands of entries).
+   */
+  pickCumulative(cum: Float64Array): number {
+    const r = this.next() * cum[cum.length - 1]!;
+    let lo = 0;
+    let hi = cum.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (r < cum[mid]!) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  }
+
   shuffle<T>(arr: T[]): T[] {
     for (let i = arr.length - 1; i > 0; i--) {
       const j = this.int(i + 1);

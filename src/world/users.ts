@@ -78,10 +78,14 @@ export function generateUsers(spec: WorldSpec): { users: WorldUser[]; codes: Use
     age: new Uint8Array(n),
   };
   const cityIndex = new Int32Array(n);
+  const cumulative = pools.map((pool) => {
+    let acc = 0;
+    return Float64Array.from(pool.weights, (w) => (acc += w));
+  });
   for (let i = 0; i < n; i++) {
     const c = rng.pick(countryShares);
     codes.country[i] = c;
-    cityIndex[i] = rng.pick(pools[c]!.weights);
+    cityIndex[i] = rng.pickCumulative(cumulative[c]!);
     codes.gender[i] = rng.next() < 0.55 ? 1 : 0;
     codes.age[i] = drawAge(rng.next());
     codes.os[i] = rng.next() < 0.649 ? 0 : 1;
