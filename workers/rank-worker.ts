@@ -16,7 +16,10 @@ async function init(data: WorkerInit): Promise<Map<Group, Loaded>> {
   const store = attachStore(data.shared);
   const out = new Map<Group, Loaded>();
   for (const ref of data.models) {
-    const model = await loadModel(ref.dir, featureNames(ref.name), { intraOpThreads: data.intraOpThreads });
+    const model = await loadModel(ref.dir, featureNames(ref.name), {
+      intraOpThreads: data.intraOpThreads,
+      allowSpinning: data.allowSpinning,
+    });
     const pipeline = new RankingPipeline(store, {
       set: ref.name,
       candidates: data.candidates,

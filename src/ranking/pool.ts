@@ -19,6 +19,7 @@ export interface PoolOptions {
   models: ModelRef[];
   workers: number;
   intraOpThreads: number;
+  allowSpinning?: boolean;
   candidates: number;
   rankAll: boolean;
   maxBatchRequests: number;
@@ -72,6 +73,7 @@ export class RankerPool {
       candidates: opts.candidates,
       rankAll: opts.rankAll,
       intraOpThreads: opts.intraOpThreads,
+      allowSpinning: opts.allowSpinning ?? false,
     };
     const piscina = new Piscina({
       filename: opts.workerFile ?? WORKER_FILE(),

@@ -20,6 +20,7 @@ export interface WorkerInit {
   candidates: number;
   rankAll: boolean;
   intraOpThreads: number;
+  allowSpinning: boolean;
 }
 
 /** One micro-batch of requests of one group: one feature matrix, one session.run. */

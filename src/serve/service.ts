@@ -73,6 +73,7 @@ export async function buildService(cfg: Config, logger = createJsonLogger(cfg.lo
       models: refs,
       workers: cfg.serving.workers,
       intraOpThreads: cfg.serving.intraOpThreads,
+      allowSpinning: cfg.serving.allowSpinning,
       candidates: cfg.serving.candidates,
       rankAll: cfg.serving.rankAll,
       maxBatchRequests: cfg.serving.maxBatchRequests,
