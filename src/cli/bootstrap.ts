@@ -1,5 +1,6 @@
 import type { Config } from '../config/index.js';
 import type { Database } from '../db/index.js';
+import { MissingDataError } from '../errors/index.js';
 import { buildFeatures, FEATURE_VERSION } from '../features/index.js';
 import { writeWorld } from '../world/index.js';
 
@@ -17,7 +18,7 @@ export async function ensureData(db: Database, cfg: Config, log: (msg: string) =
   )[0]!;
   if (Number(n) === 0) {
     if (cfg.databaseUrl)
-      throw new Error(
+      throw new MissingDataError(
         `feed_data is empty in ${db.where}: load data with \`feedrec import\` or \`feedrec world\` first`,
       );
     log(

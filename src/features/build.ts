@@ -59,6 +59,7 @@ export async function buildFeatures(
   const extra = topicRows.map((r) => r.topic).filter((t) => !KNOWN_TOPICS.includes(t));
   const topics = [...KNOWN_TOPICS, ...extra.sort()];
 
+  let vocabulary = 0;
   await db.transaction(async (tx) => {
     await tx.exec('delete from user_features; delete from post_features; delete from feature_meta;');
     log('user features (profile encodings, daily views, likes)…');
@@ -101,6 +102,7 @@ export async function buildFeatures(
       posts.map((p) => p.text ?? ''),
       TEXT_CLUSTERS,
     );
+    vocabulary = text.vocabulary;
     let stats = '';
     for await (const chunk of tx.copyOut(
       `with s as (
@@ -151,7 +153,7 @@ export async function buildFeatures(
     likes: Number(counts.likes),
     days,
     clusters: TEXT_CLUSTERS,
-    vocabulary: 0,
+    vocabulary,
     seconds: (Date.now() - started) / 1000,
   };
 }
