@@ -48,7 +48,8 @@ export const configSchema = z.object({
           z.boolean(),
         )
         .default(false),
-      candidates: intFromEnv(300, 5, 100_000),
+      // 150 gave the same Hitrate as 300 on a tuning seed (7) at half the ranking cost.
+      candidates: intFromEnv(150, 5, 100_000),
       rankAll: z
         .preprocess(
           (v) => (typeof v === 'string' ? ['1', 'true', 'yes'].includes(v.toLowerCase()) : v),

@@ -104,9 +104,10 @@ describe('the service over the tiny world (real features, models and workers)', 
 describe.each(['control', 'test'] as const)('single-model mode %s', (mode) => {
   let svc: Service;
   let server: RunningServer;
+  let cfg: Config;
   beforeAll(async () => {
     // A generous deadline: the comparison is of the model path, never the fallback on a busy machine.
-    const cfg = config(mode, { deadlineMs: 60_000 });
+    cfg = config(mode, { deadlineMs: 60_000 });
     svc = await buildService(cfg);
     server = await startServer(svc.app, cfg, { signals: [] });
   });
@@ -129,7 +130,13 @@ describe.each(['control', 'test'] as const)('single-model mode %s', (mode) => {
   });
 
   it('scores the same Hitrate over HTTP as the in-process checker on the same requests', async () => {
-    const common = { seed: 99, requests: 150, modelsDir: MODELS_DIR, candidates: 300, rankAll: false };
+    const common = {
+      seed: 99,
+      requests: 150,
+      modelsDir: MODELS_DIR,
+      candidates: cfg.serving.candidates,
+      rankAll: cfg.serving.rankAll,
+    };
     const http = await runCheck(undefined, {
       ...common,
       world: TINY,
