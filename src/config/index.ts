@@ -31,9 +31,10 @@ export const configSchema = z.object({
   qaToken: z.string().min(8).optional(),
   serving: z
     .object({
-      workers: intFromEnv(1, 1, 64),
-      // Measured (bench/results/serve-demo.md): one worker with one intra-op thread leaves the
-      // second core to HTTP and gave the best p99 at 300 req/s; batching supplies the parallelism.
+      // Measured at demo scale with 150 candidates (bench/results/serve-demo*.md): two workers of
+      // one onnxruntime thread each gave the most throughput (2,217 vs 1,823 req/s for 1 × 2 threads
+      // and 1,683 for 1 × 1 at 64 connections) at the same latency; spinning stays off.
+      workers: intFromEnv(2, 1, 64),
       intraOpThreads: intFromEnv(1, 1, 64),
       maxBatchRequests: intFromEnv(16, 1, 1024),
       /**
