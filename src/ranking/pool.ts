@@ -43,6 +43,8 @@ export const WORKER_FILE = () => path.join(projectRoot(), 'dist', 'workers', 'ra
  */
 export class RankerPool {
   private readonly batchers = new Map<Group, MicroBatcher<RankInput, RankOutput>>();
+  /** Tasks handed to Piscina and not settled: close() must outlive every one of them. */
+  private readonly running = new Set<Promise<unknown>>();
   private closed = false;
 
   private constructor(
@@ -100,6 +102,7 @@ export class RankerPool {
   }
 
   rank(group: Group, input: RankInput): Promise<RankOutput> {
+    if (this.closed) return Promise.reject(new ModelError('the ranking pool is closing'));
     const b = this.batchers.get(group);
     if (!b) return Promise.reject(new ModelError(`no ${group} model is loaded`));
     return b.add(input);
@@ -113,16 +116,33 @@ export class RankerPool {
     return this.piscina.threads.length;
   }
 
+  /**
+   * Waits for every batch already accepted, then stops the workers. Terminating a worker inside
+   * session.run aborts the whole process, and at SIGTERM under load calls whose HTTP answer already
+   * went out as a fallback are still queued; Piscina's close alone does not wait for those.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    const busy = () => [...this.batchers.values()].some((b) => b.pending > 0 || b.flushing > 0);
+    while (this.running.size > 0 || busy()) {
+      if (this.running.size > 0) await Promise.allSettled([...this.running]);
+      else await new Promise((r) => setTimeout(r, 5));
+    }
     await this.piscina.close();
   }
 
   private async runBatch(group: Group, reqs: RankInput[]): Promise<RankOutput[]> {
     const task: RankTask = { kind: 'rank', group, reqs };
     this.opts.observer?.setQueueDepth(this.piscina.queueSize);
-    const res = (await this.piscina.run(task)) as RankTaskResult;
+    const run = this.piscina.run(task) as Promise<RankTaskResult>;
+    this.running.add(run);
+    let res: RankTaskResult;
+    try {
+      res = await run;
+    } finally {
+      this.running.delete(run);
+    }
     this.opts.observer?.observeWorkerRun((res.featureMs + res.modelMs) / 1000);
     return res.postIds.map((postIds) => ({ postIds, modelVersion: res.modelVersion }));
   }

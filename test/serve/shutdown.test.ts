@@ -8,10 +8,24 @@ import { MODELS_DIR, tinyWorldDir } from '../helpers/tiny-world.js';
 const QA_TOKEN = 'qa-token-for-tests';
 
 /** Starts `feedrec serve` as its own process and resolves with its port once it is ready. */
-function startProcess(dataDir: string): Promise<{ child: ChildProcess; port: number }> {
+function startProcess(
+  dataDir: string,
+  extraArgs: string[] = [],
+  extraEnv: Record<string, string> = {},
+): Promise<{ child: ChildProcess; port: number }> {
   const child = spawn(
     process.execPath,
-    ['bin/feedrec.js', 'serve', '--data-dir', dataDir, '--port', '0', '--models-dir', MODELS_DIR],
+    [
+      'bin/feedrec.js',
+      'serve',
+      '--data-dir',
+      dataDir,
+      '--port',
+      '0',
+      '--models-dir',
+      MODELS_DIR,
+      ...extraArgs,
+    ],
     {
       env: {
         ...process.env,
@@ -21,6 +35,7 @@ function startProcess(dataDir: string): Promise<{ child: ChildProcess; port: num
         // Nothing is flushed by size or time during the test: only the shutdown flush can save them.
         FEEDREC_EXPOSURE_FLUSH_MS: '60000',
         FEEDREC_EXPOSURE_BATCH: '100000',
+        ...extraEnv,
       },
       stdio: ['ignore', 'pipe', 'inherit'],
     },
@@ -77,5 +92,25 @@ describe('graceful shutdown', () => {
     } finally {
       await db.close();
     }
+  });
+
+  it('exits cleanly when SIGTERM arrives with ranking work still queued in the workers', async () => {
+    // Ranking every post makes each task slow, and a 5 ms deadline answers every request with the
+    // fallback at once: at SIGTERM the HTTP side is idle while the workers still have a queue.
+    // Stopping a worker inside session.run would abort the process instead of exiting 0.
+    const { child, port } = await startProcess(dataDir, ['--rank-all'], { FEEDREC_DEADLINE_MS: '5' });
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    const base = `http://127.0.0.1:${port}/post/recommendations/`;
+    const inFlight = Array.from({ length: 600 }, (_, i) =>
+      fetch(`${base}?id=${users[i % users.length]}&time=2021-12-01T10:00:00&limit=5`)
+        .then((r) => r.status)
+        .catch(() => 0),
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    const statuses = await Promise.all(inFlight);
+    // Every request that got an answer got a real one (model or fallback), never a 500.
+    expect(statuses.filter((s) => s !== 0 && s !== 200 && s !== 503)).toEqual([]);
   });
 });
