@@ -1,9 +1,9 @@
 import type { Database } from '../db/index.js';
-import { loadFeatureStore } from '../features/index.js';
+import { fillUserContext, loadFeatureStore, newUserContext } from '../features/index.js';
 import { MissingDataError } from '../errors/index.js';
 import type { LoadedModel } from '../ranking/onnx-model.js';
-import { modelPolicy, popularPolicy, type Policy } from './policies.js';
-import { checkerRandom, drawRequests, type CheckRequest } from './requests.js';
+import { modelPolicy, popularPolicy, randomPolicy, type Policy } from './policies.js';
+import { drawRequests, type CheckRequest } from './requests.js';
 import { meanWithCi } from './score.js';
 import type { CheckOptions, CheckReport } from './run.js';
 
@@ -46,22 +46,22 @@ export async function runHoldoutCheck(
     future.get(l.user_id)!.push({ postId: l.post_id, tMs: Number(l.ms) });
   }
   const { store } = await loadFeatureStore(db);
-  const rnd = checkerRandom(opts.seed ^ 0x5eed);
+  const ctx = newUserContext(store);
   const policies: Policy[] = [];
   const models: LoadedModel[] = [];
   for (const name of opts.policies) {
     if (name === 'random')
-      policies.push({
-        name,
-        async answer(rs) {
-          return rs.map(() => {
-            const picked = new Set<number>();
-            while (picked.size < Math.min(5, store.dims.posts))
-              picked.add(store.postIds[Math.floor(rnd() * store.dims.posts)]!);
-            return { postIds: [...picked] };
-          });
-        },
-      });
+      policies.push(
+        randomPolicy(
+          Array.from(store.postIds),
+          (u, t) => {
+            const ui = store.userIndexById[u] ?? -1;
+            if (ui < 0) return new Set();
+            return new Set(fillUserContext(store, ui, t, ctx).liked.map((pi) => store.postIds[pi]!));
+          },
+          opts.seed,
+        ),
+      );
     else if (name === 'popular') policies.push(popularPolicy(store));
     else if (name === 'control' || name === 'test') {
       const model = await loadModelFor(name);

@@ -25,18 +25,22 @@ export function likedBefore(history: LikeHistory, userId: number, tMs: number): 
 
 export const LIMIT = 5;
 
-/** Five distinct posts drawn uniformly among those the user has not liked. */
-export function randomPolicy(world: World, history: LikeHistory, seed: number): Policy {
+/** Five distinct posts drawn uniformly among those the user has not liked before the request. */
+export function randomPolicy(
+  postIds: readonly number[],
+  liked: (userId: number, tMs: number) => Set<number>,
+  seed: number,
+): Policy {
   const rnd = checkerRandom(seed ^ 0x5eed);
   return {
     name: 'random',
     async answer(reqs) {
       return reqs.map((r) => {
-        const liked = likedBefore(history, r.userId, r.tMs);
+        const seen = liked(r.userId, r.tMs);
         const picked = new Set<number>();
-        while (picked.size < LIMIT) {
-          const id = world.posts[Math.floor(rnd() * world.posts.length)]!.postId;
-          if (!liked.has(id)) picked.add(id);
+        while (picked.size < Math.min(LIMIT, postIds.length - seen.size)) {
+          const id = postIds[Math.floor(rnd() * postIds.length)]!;
+          if (!seen.has(id)) picked.add(id);
         }
         return { postIds: [...picked] };
       });

@@ -144,7 +144,14 @@ export async function runCheck(db: Database | undefined, opts: CheckOptions): Pr
   const policies: Policy[] = [];
   const models: LoadedModel[] = [];
   for (const name of opts.policies) {
-    if (name === 'random') policies.push(randomPolicy(world, history, opts.seed));
+    if (name === 'random')
+      policies.push(
+        randomPolicy(
+          world.posts.map((p) => p.postId),
+          (u, t) => likedBefore(history, u, t),
+          opts.seed,
+        ),
+      );
     else if (name === 'oracle') policies.push(oraclePolicy(world, history));
     else if (name === 'popular') policies.push(popularPolicy(store!));
     else if (name === 'control' || name === 'test') {
