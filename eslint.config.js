@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'data/', 'training/.venv/', 'coverage/', 'k6/'] },
+  { ignores: ['dist/', 'node_modules/', 'data/', 'training/.venv/', 'coverage/', 'k6/', 'tmp/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

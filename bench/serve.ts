@@ -70,7 +70,9 @@ async function main(): Promise<void> {
 
   // The users file: every user id of the data set (read before the service takes the database).
   const db = await openDatabase({ dataDir: values['data-dir']!, databaseUrl: values['pg-url'] });
-  const users = (await db.query<{ user_id: number }>('select user_id from user_data order by 1')).map((r) => r.user_id);
+  const users = (await db.query<{ user_id: number }>('select user_id from user_data order by 1')).map(
+    (r) => r.user_id,
+  );
   await db.close();
 
   const results: ModeResult[] = [];
@@ -83,7 +85,9 @@ async function main(): Promise<void> {
       await waitReady(port, child, 120_000);
       const startupSeconds = (performance.now() - started) / 1000;
       const idleRssMb = readRss(child.pid!)?.rssMb ?? NaN;
-      process.stderr.write(`${mode}: ready in ${startupSeconds.toFixed(1)} s, RSS ${idleRssMb.toFixed(0)} MB\n`);
+      process.stderr.write(
+        `${mode}: ready in ${startupSeconds.toFixed(1)} s, RSS ${idleRssMb.toFixed(0)} MB\n`,
+      );
       const load = await runLoad({
         url: `http://127.0.0.1:${port}`,
         users,
