@@ -1,6 +1,9 @@
-import { rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, type Config } from '../../src/config/index.js';
+import { ModelError } from '../../src/errors/index.js';
 import { runCheck } from '../../src/eval/index.js';
 import { startServer, type RunningServer } from '../../src/http/index.js';
 import { buildService, type Service } from '../../src/serve/index.js';
@@ -146,5 +149,35 @@ describe.each(['control', 'test'] as const)('single-model mode %s', (mode) => {
     const inProcess = await runCheck(svc.db, { ...common, policies: [mode] });
     expect(http.policies.service!.hitrate).toBeCloseTo(inProcess.policies[mode]!.hitrate, 9);
     expect(http.policies.service!.requests).toBe(150);
+  });
+});
+
+describe('start-up with a wrong model', () => {
+  it('refuses to start when a model is missing, naming what to do', async () => {
+    const empty = mkdtempSync(path.join(os.tmpdir(), 'feedrec-models-'));
+    try {
+      const err = await buildService({ ...config('control'), modelsDir: empty }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ModelError);
+      expect((err as Error).message).toMatch(/control model.*npm run train/);
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses to start when a model's feature list differs from the code's", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'feedrec-models-'));
+    try {
+      cpSync(path.join(MODELS_DIR, 'control'), path.join(dir, 'control'), { recursive: true });
+      const [version] = readdirSync(path.join(dir, 'control')).sort().slice(-1);
+      const card = path.join(dir, 'control', version!, 'meta.json');
+      const meta = JSON.parse(readFileSync(card, 'utf8')) as { feature_names: string[] };
+      meta.feature_names[2] = 'shoe_size';
+      writeFileSync(card, JSON.stringify(meta));
+      const err = await buildService({ ...config('control'), modelsDir: dir }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ModelError);
+      expect((err as Error).message).toContain('shoe_size');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
