@@ -91,10 +91,11 @@ export class RankingPipeline {
 
   /** Feature rows for all candidates of all requests, ready for one model run. */
   prepare(reqs: readonly RankInput[]): PreparedBatch {
+    // The same bound topPerTopic works with: a quota for each topic that has posts.
+    const topics = this.byTopic.length;
     const perRequest = this.opts.rankAll
       ? this.store.dims.posts
-      : Math.ceil(Math.max(this.opts.candidates, ...reqs.map((r) => r.limit)) / this.store.dims.topics) *
-        this.store.dims.topics;
+      : Math.ceil(Math.max(this.opts.candidates, ...reqs.map((r) => r.limit)) / topics) * topics;
     const features = new Float32Array(reqs.length * perRequest * this.width);
     const candidates: Int32Array[] = [];
     let off = 0;

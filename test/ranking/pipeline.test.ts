@@ -92,6 +92,20 @@ describe('two-stage ranking pipeline', () => {
     expect(top).toEqual([expectTop(batch.candidates[0]!, 3), expectTop(batch.candidates[1]!, 2)]);
   });
 
+  it('sizes the feature matrix for every candidate count, also when some topics have no posts', () => {
+    // The mini world has posts in 3 of the 7 known topics.
+    expect(store.dims.topics).toBeGreaterThan(3);
+    for (let candidates = 1; candidates <= 60; candidates++) {
+      const p = new RankingPipeline(store, { set: 'test', candidates, rankAll: false });
+      const reqs = [0, 1, 2].map((ui) => ({ ui, tMs: lastTime(), limit: 5 }));
+      const batch = p.prepare(reqs);
+      const total = batch.candidates.reduce((s, c) => s + c.length, 0);
+      expect(batch.rows).toBe(total);
+      expect(batch.features.length).toBe(total * p.width);
+      expect(Number.isFinite(batch.features[batch.features.length - 1]!)).toBe(true);
+    }
+  });
+
   it('falls back to the most liked posts the user has not liked', () => {
     const ui = heavyUser();
     const ids = mostLiked(store, ui, lastTime(), 5);
