@@ -1,6 +1,6 @@
 import type { Database, DbSession } from '../db/index.js';
 import { MissingDataError } from '../errors/index.js';
-import { DAY_MS, type FeatureMeta } from './layout.js';
+import type { FeatureMeta } from './layout.js';
 import { parseCsvLines } from './csv-numbers.js';
 import { buildTextModel } from './text.js';
 
@@ -25,6 +25,14 @@ async function one<R>(db: DbSession, sql: string, params: unknown[] = []): Promi
 }
 
 /**
+ * Marks the feature tables stale. Every writer of the three source tables calls it inside its
+ * transaction, so `serve`, `train` and `check` rebuild features instead of using old ones.
+ */
+export async function invalidateFeatures(tx: DbSession): Promise<void> {
+  await tx.exec('DELETE FROM feature_meta');
+}
+
+/**
  * `feedrec features`: builds user_features, post_features and feature_meta from the three tables.
  * Aggregations run in SQL; the text model runs here because it needs tokenisation and k-means.
  */
@@ -33,17 +41,18 @@ export async function buildFeatures(
   log: (msg: string) => void = () => {},
 ): Promise<FeatureBuildStats> {
   const started = Date.now();
-  const span = await one<{ lo: Date | null; hi: Date | null; views: string; likes: string }>(
+  // Day arithmetic stays in SQL: PGlite turns a timestamp into a Date in the host's time zone.
+  const span = await one<{ day0: string | null; days: number | null; views: string; likes: string }>(
     db,
-    `select min("timestamp") lo, max("timestamp") hi,
+    `select (extract(epoch from date_trunc('day', min("timestamp"))) * 1000)::bigint day0,
+            floor(extract(epoch from max("timestamp") - date_trunc('day', min("timestamp"))) / 86400)::int + 1 days,
             count(*) filter (where action = 'view') views, count(*) filter (where action = 'like') likes
      from feed_data`,
   );
-  if (!span.lo || !span.hi)
+  if (span.day0 === null || span.days === null)
     throw new MissingDataError('feed_data is empty: run `feedrec world` or `feedrec import` first');
-  const lo = new Date(span.lo);
-  const day0Ms = Date.UTC(lo.getUTCFullYear(), lo.getUTCMonth(), lo.getUTCDate());
-  const days = Math.floor((new Date(span.hi).getTime() - day0Ms) / DAY_MS) + 1;
+  const day0Ms = Number(span.day0);
+  const days = span.days;
   const day0 = new Date(day0Ms).toISOString().replace('T', ' ').replace('Z', '');
   const dayExpr = `floor(extract(epoch from ("timestamp" - timestamp '${day0}')) / 86400)::int`;
   log(`log spans ${days} days from ${day0}: ${span.views} views, ${span.likes} likes`);
@@ -68,7 +77,7 @@ export async function buildFeatures(
          select user_id, ${dayExpr} d, count(*)::int n from feed_data where action = 'view' group by 1, 2),
        likes as (
          select user_id, array_agg(post_id order by "timestamp", post_id) ids,
-                array_agg(extract(epoch from "timestamp")::int order by "timestamp", post_id) at
+                array_agg(ceil(extract(epoch from "timestamp"))::int order by "timestamp", post_id) at
          from feed_data where action = 'like' group by 1),
        daily as (
          select u.user_id, array_agg(coalesce(v.n, 0) order by g.d) arr

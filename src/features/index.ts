@@ -1,4 +1,10 @@
-export { buildFeatures, FEATURE_VERSION, TEXT_CLUSTERS, type FeatureBuildStats } from './build.js';
+export {
+  buildFeatures,
+  invalidateFeatures,
+  FEATURE_VERSION,
+  TEXT_CLUSTERS,
+  type FeatureBuildStats,
+} from './build.js';
 export { loadFeatureStore } from './load.js';
 export {
   allocateStore,

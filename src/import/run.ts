@@ -3,6 +3,7 @@ import type { Database, DbSession } from '../db/index.js';
 import { DatabaseUnavailableError, FeedrecError, ValidationError } from '../errors/index.js';
 import { readCsvForCopy } from './csv-reader.js';
 import { TABLES, type ImportFlag, type ImportTable, type TableSpec } from './tables.js';
+import { invalidateFeatures } from '../features/index.js';
 
 /** CSV file per table, by CLI flag; any subset. */
 export type ImportFiles = Partial<Record<ImportFlag, string>>;
@@ -149,6 +150,7 @@ export async function importTables(
   const tables = await db.transaction(async (tx) => {
     const done: TableResult[] = [];
     for (const job of jobs) done.push(await loadTable(tx, job, opts));
+    await invalidateFeatures(tx);
     return done;
   });
   // Fresh statistics so the first feature build after a big load gets sensible query plans; the

@@ -13,6 +13,7 @@ import {
 } from './csv.js';
 import { PARAMS } from './params.js';
 import { createWorldModel } from './world.js';
+import { invalidateFeatures } from '../features/index.js';
 
 export interface WorldWriteOptions {
   /** Show a progress bar on stderr. */
@@ -115,6 +116,7 @@ export async function writeWorld(
     await tx.exec(`SET LOCAL maintenance_work_mem = '${db.kind === 'pglite' ? '256MB' : '1GB'}'`);
     await tx.exec(`CREATE INDEX ${INDEX} ON feed_data USING btree (user_id, "timestamp")`);
     ms.index = performance.now() - t;
+    await invalidateFeatures(tx);
     await tx.query(
       `insert into checker.world_info (id, seed, scale, generator_version, params) values (1, $1, $2, $3, $4)`,
       [
