@@ -29,7 +29,9 @@ export async function runHoldoutCheck(
   const startMs = endMs - opts.holdoutDays * 86_400_000;
   const active = (
     await db.query<{ user_id: number }>(
-      `select distinct user_id from feed_data where "timestamp" >= to_timestamp($1 / 1000.0) at time zone 'UTC' order by 1`,
+      // Users without a profile cannot be served (the service answers 404), so they are not asked.
+      `select distinct f.user_id from feed_data f join user_data u on u.user_id = f.user_id
+       where f."timestamp" >= to_timestamp($1 / 1000.0) at time zone 'UTC' order by 1`,
       [startMs],
     )
   ).map((r) => r.user_id);

@@ -1,4 +1,4 @@
-import type { DbSession } from '../db/index.js';
+import type { Database, DbSession } from '../db/index.js';
 import { MissingDataError } from '../errors/index.js';
 import { FEATURE_VERSION } from './build.js';
 import { csvRows } from './csv-numbers.js';
@@ -8,7 +8,16 @@ import { allocateStore, PROFILE, type FeatureMeta, type FeatureStore, type Share
  * Loads the precomputed feature tables into a SharedArrayBuffer store. Reads go through
  * COPY … TO (CSV) because it is several times faster than row objects for millions of numbers.
  */
-export async function loadFeatureStore(db: DbSession): Promise<{ store: FeatureStore; shared: SharedStore }> {
+export async function loadFeatureStore(db: Database): Promise<{ store: FeatureStore; shared: SharedStore }> {
+  // One snapshot for the sizes and the rows: a `feedrec features` committing in between must not
+  // leave arrays sized for one build and filled from another.
+  return db.transaction(async (tx) => {
+    await tx.exec('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
+    return loadFrom(tx);
+  });
+}
+
+async function loadFrom(db: DbSession): Promise<{ store: FeatureStore; shared: SharedStore }> {
   const metaRows = await db.query<{ key: string; value: unknown }>(`select key, value from feature_meta`);
   const metaValue = metaRows.find((r) => r.key === 'meta')?.value as FeatureMeta | undefined;
   const dimsValue = metaRows.find((r) => r.key === 'dims')?.value as
@@ -86,6 +95,10 @@ export async function loadFeatureStore(db: DbSession): Promise<{ store: FeatureS
     ui++;
   }
   store.likeOffsets[ui] = k;
+  if (pi !== dims.posts || ui !== dims.users)
+    throw new MissingDataError(
+      `feature tables changed while loading (${pi}/${dims.posts} posts, ${ui}/${dims.users} users): start again`,
+    );
   deriveTotals(store);
   return { store, shared };
 }

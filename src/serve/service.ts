@@ -52,6 +52,7 @@ export async function buildService(cfg: Config, logger = createJsonLogger(cfg.lo
   const log = (msg: string) => logger.info({ msg });
   const refs = await modelRefs(cfg);
   const db = await openDatabase({ dataDir: cfg.dataDir, databaseUrl: cfg.databaseUrl });
+  const pools: RankerPool[] = [];
   try {
     await ensureData(db, cfg, log);
     const { store, shared } = await loadFeatureStore(db);
@@ -81,6 +82,8 @@ export async function buildService(cfg: Config, logger = createJsonLogger(cfg.lo
       observer: metrics,
     });
     logger.info({ msg: 'models loaded', workers: pool.threads, models: pool.warmup.models });
+    // From here on the pool's threads would keep the process alive if start-up failed.
+    pools.push(pool);
     const recommender = new PoolRecommender(store, catalog, pool);
     const exposures = new ExposureLogger({
       db,
@@ -104,6 +107,7 @@ export async function buildService(cfg: Config, logger = createJsonLogger(cfg.lo
       },
     };
   } catch (err) {
+    for (const p of pools) await p.close().catch(() => undefined);
     await db.close().catch(() => undefined);
     throw err;
   }
