@@ -2,7 +2,7 @@ import type { Database } from '../db/index.js';
 import { fillUserContext, loadFeatureStore, newUserContext } from '../features/index.js';
 import { MissingDataError } from '../errors/index.js';
 import type { LoadedModel } from '../ranking/onnx-model.js';
-import { modelPolicy, popularPolicy, randomPolicy, type Policy } from './policies.js';
+import { modelPolicy, popularPolicy, randomPolicy, readLikes, type Policy } from './policies.js';
 import { drawRequests, type CheckRequest } from './requests.js';
 import { meanWithCi } from './score.js';
 import type { CheckOptions, CheckReport } from './run.js';
@@ -37,16 +37,9 @@ export async function runHoldoutCheck(
   ).map((r) => r.user_id);
   if (active.length === 0) throw new MissingDataError('no user is active in the held-out days');
   const reqs = drawRequests(active, { startMs, endMs }, opts.seed, opts.requests);
-  const likes = await db.query<{ user_id: number; post_id: number; ms: string }>(
-    `select user_id, post_id, (extract(epoch from "timestamp") * 1000)::bigint ms from feed_data
-     where action = 'like' and "timestamp" >= to_timestamp($1 / 1000.0) at time zone 'UTC'`,
-    [startMs],
-  );
-  const future = new Map<number, { postId: number; tMs: number }[]>();
-  for (const l of likes) {
-    if (!future.has(l.user_id)) future.set(l.user_id, []);
-    future.get(l.user_id)!.push({ postId: l.post_id, tMs: Number(l.ms) });
-  }
+  const future = await readLikes(db, `"timestamp" >= to_timestamp($1 / 1000.0) at time zone 'UTC'`, [
+    startMs,
+  ]);
   const { store } = await loadFeatureStore(db);
   const ctx = newUserContext(store);
   const policies: Policy[] = [];

@@ -1,3 +1,4 @@
+import type { DbSession } from '../db/index.js';
 import type { FeatureStore } from '../features/index.js';
 import { mostLiked, RankingPipeline, type PipelineOptions } from '../ranking/pipeline.js';
 import type { World } from '../world/index.js';
@@ -18,6 +19,21 @@ export interface Policy {
 
 /** Posts each requested user liked, with times: the checker reads the log, the service never its source. */
 export type LikeHistory = Map<number, { postId: number; tMs: number }[]>;
+
+/** Like rows of feed_data matching `where` (SQL over its columns), grouped by user in time order. */
+export async function readLikes(db: DbSession, where: string, params: unknown[]): Promise<LikeHistory> {
+  const rows = await db.query<{ user_id: number; post_id: number; ms: string }>(
+    `select user_id, post_id, (extract(epoch from "timestamp") * 1000)::bigint ms
+     from feed_data where action = 'like' and ${where} order by "timestamp"`,
+    params,
+  );
+  const out: LikeHistory = new Map();
+  for (const r of rows) {
+    if (!out.has(r.user_id)) out.set(r.user_id, []);
+    out.get(r.user_id)!.push({ postId: r.post_id, tMs: Number(r.ms) });
+  }
+  return out;
+}
 
 export function likedBefore(history: LikeHistory, userId: number, tMs: number): Set<number> {
   return new Set((history.get(userId) ?? []).filter((l) => l.tMs < tMs).map((l) => l.postId));

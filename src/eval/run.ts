@@ -16,6 +16,7 @@ import {
   oraclePolicy,
   popularPolicy,
   randomPolicy,
+  readLikes,
   servicePolicy,
   type LikeHistory,
   type Policy,
@@ -53,20 +54,6 @@ export interface CheckReport {
     string,
     PolicyScore & { gapClosed?: number; model?: string; groups?: Record<string, number> }
   >;
-}
-
-async function likeHistory(db: Database, userIds: number[]): Promise<LikeHistory> {
-  const rows = await db.query<{ user_id: number; post_id: number; ms: string }>(
-    `select user_id, post_id, (extract(epoch from "timestamp") * 1000)::bigint ms
-     from feed_data where action = 'like' and user_id = any($1::int[]) order by "timestamp"`,
-    [userIds],
-  );
-  const out: LikeHistory = new Map();
-  for (const r of rows) {
-    if (!out.has(r.user_id)) out.set(r.user_id, []);
-    out.get(r.user_id)!.push({ postId: r.post_id, tMs: Number(r.ms) });
-  }
-  return out;
 }
 
 /** Loads the latest version of a model and checks it against the feature code. */
@@ -133,7 +120,9 @@ export async function runCheck(db: Database | undefined, opts: CheckOptions): Pr
     opts.requests,
   );
   const users = [...new Set(reqs.map((r) => r.userId))];
-  const history = db ? await likeHistory(db, users) : historyFromWorld(world, users);
+  const history = db
+    ? await readLikes(db, 'user_id = any($1::int[])', [users])
+    : historyFromWorld(world, users);
   let store: FeatureStore | undefined;
   const needStore = opts.policies.some((p) => DB_POLICIES.includes(p));
   if (needStore) {
