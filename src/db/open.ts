@@ -41,6 +41,12 @@ export interface OpenOptions {
   databaseUrl?: string | undefined;
   /** Apply drizzle/ migrations on open (default true). */
   migrate?: boolean;
+  /**
+   * Told of a pooled Postgres connection that broke outside any query (server restart, backend
+   * killed). Without a listener node-postgres re-emits it as an unhandled 'error' event, which
+   * ends the process; the default writes one line to stderr. The pool replaces the connection.
+   */
+  onConnectionError?: (err: Error) => void;
 }
 
 const MIGRATIONS = () => path.join(projectRoot(), 'drizzle');
@@ -50,7 +56,9 @@ const copyColumns = (table: string, columns: readonly string[]) =>
 
 /** Opens Postgres when a URL is given, else PGlite in dataDir; applies migrations. */
 export async function openDatabase(opts: OpenOptions): Promise<Database> {
-  const db = opts.databaseUrl ? await openPostgres(opts.databaseUrl) : await openPglite(opts.dataDir);
+  const db = opts.databaseUrl
+    ? await openPostgres(opts.databaseUrl, opts.onConnectionError ?? warnOnStderr)
+    : await openPglite(opts.dataDir);
   if (opts.migrate !== false) {
     try {
       if (db.kind === 'pglite') await migratePglite(db.orm as never, { migrationsFolder: MIGRATIONS() });
@@ -117,6 +125,10 @@ async function openPglite(dataDir: string): Promise<Database> {
 
 // ---------- Postgres ----------
 
+function warnOnStderr(err: Error): void {
+  process.stderr.write(`feedrec: a Postgres connection broke and will be replaced: ${err.message}\n`);
+}
+
 function redact(url: string): string {
   try {
     const u = new URL(url);
@@ -163,10 +175,15 @@ function pgSession(q: Queryable, pool: pg.Pool): DbSession {
   };
 }
 
-async function openPostgres(url: string): Promise<Database> {
+async function openPostgres(url: string, onConnectionError: (err: Error) => void): Promise<Database> {
   // Timestamps are stored without time zone and always meant as UTC.
   pg.types.setTypeParser(pg.types.builtins.TIMESTAMP, (v) => new Date(`${v.replace(' ', 'T')}Z`));
   const pool = new pg.Pool({ connectionString: url, max: 8 });
+  // The pool re-emits errors of idle connections; a checked-out connection emits on itself, even
+  // when a query is running (the query is rejected too). Either unheard ends the process, and a
+  // Postgres restart must not stop a service that answers from memory: listen on both.
+  pool.on('error', onConnectionError);
+  pool.on('connect', (client) => client.on('error', onConnectionError));
   try {
     const c = await pool.connect();
     c.release();

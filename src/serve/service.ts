@@ -51,7 +51,12 @@ export async function buildService(cfg: Config, logger = createJsonLogger(cfg.lo
   const started = performance.now();
   const log = (msg: string) => logger.info({ msg });
   const refs = await modelRefs(cfg);
-  const db = await openDatabase({ dataDir: cfg.dataDir, databaseUrl: cfg.databaseUrl });
+  const db = await openDatabase({
+    dataDir: cfg.dataDir,
+    databaseUrl: cfg.databaseUrl,
+    onConnectionError: (err) =>
+      logger.warn({ msg: 'Postgres connection lost; serving continues from memory', err }),
+  });
   const pools: RankerPool[] = [];
   try {
     await ensureData(db, cfg, log);
