@@ -1,0 +1,1 @@
+export { escapeHtml, renderReport, type ChartSpec, type ReportBlock, type ReportPage } from './html.js';
