@@ -1,6 +1,7 @@
 import path from 'node:path';
 export { projectRoot } from './paths.js';
 import { z } from 'zod';
+import { BUCKETS } from '../ab/bucket.js';
 import { ConfigError } from '../errors/index.js';
 
 const intFromEnv = (def: number, min: number, max: number) =>
@@ -23,8 +24,26 @@ export const configSchema = z.object({
   ab: z
     .object({
       salt: z.string().min(1).default('feedrec-ab-v1'),
-      /** Share of the 10,000 buckets that go to the test group. */
-      testShare: z.coerce.number().min(0).max(1).default(0.5),
+      /**
+       * Share of the 10,000 buckets that go to the test group: a whole number of buckets, because
+       * a share between two buckets would round half up in TypeScript and half to even in the
+       * Python twin (0.12345 → 1,235 vs 1,234 buckets), and the twins must assign alike.
+       */
+      testShare: z.coerce
+        .number()
+        .min(0)
+        .max(1)
+        .superRefine((share, ctx) => {
+          const buckets = share * BUCKETS;
+          if (Math.abs(buckets - Math.round(buckets)) > 1e-6)
+            ctx.addIssue({
+              code: 'custom',
+              message:
+                `${share} is ${Math.round(buckets * 1e6) / 1e6} of the ${BUCKETS} buckets; use a whole ` +
+                `number of buckets (a multiple of ${1 / BUCKETS}, e.g. ${Math.round(buckets) / BUCKETS})`,
+            });
+        })
+        .default(0.5),
     })
     .prefault({}),
   /** Token that unlocks the X-Exp-Group QA override; no token means no override is accepted. */

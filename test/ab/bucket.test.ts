@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUCKETS, assignGroup, bucketOf, groupOf } from '../../src/ab/index.js';
+import { loadConfig } from '../../src/config/index.js';
 import type { Database } from '../../src/db/index.js';
 import { dbVariants } from '../helpers/db.js';
 
@@ -45,6 +46,21 @@ describe('ab bucketing', () => {
     expect(testBuckets).toBe(3333);
     expect(groupOf(0, 0)).toBe('control');
     expect(groupOf(BUCKETS - 1, 1)).toBe('test');
+  });
+
+  it('gives the same test buckets under half-up and half-to-even rounding for every share config accepts', () => {
+    // The twins round differently only at a half bucket; config admits whole numbers of buckets.
+    const halfToEven = (x: number) => {
+      const f = Math.floor(x);
+      const d = x - f;
+      return d > 0.5 || (d === 0.5 && f % 2 === 1) ? f + 1 : f;
+    };
+    for (let k = 0; k <= BUCKETS; k += k < 20 || k > BUCKETS - 20 ? 1 : 37) {
+      const share = loadConfig({ FEEDREC_AB_TEST_SHARE: String(k / BUCKETS) }).ab.testShare;
+      expect(Math.round(share * BUCKETS)).toBe(k);
+      expect(halfToEven(share * BUCKETS)).toBe(k);
+    }
+    expect(() => loadConfig({ FEEDREC_AB_TEST_SHARE: '0.12345' })).toThrow(/whole number of buckets/);
   });
 });
 

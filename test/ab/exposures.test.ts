@@ -58,10 +58,15 @@ describe.each(dbVariants)('exposure logging ($name)', (variant) => {
   it.skipIf(variant.skip)('writes exposures in batches of at most exposureBatch rows', async () => {
     const { session, state } = flakyDb(db);
     const log = new ExposureLogger({ db: session, flushMs: 60_000, batchSize: 10, logger: silentLogger });
-    for (let i = 0; i < 25; i++) log.log(exposure(i));
+    for (let i = 0; i < 9; i++) log.log(exposure(i));
+    // Below a full batch nothing is written before the (long) timer.
+    await new Promise((r) => setImmediate(r));
+    expect(state.inserts).toBe(0);
+    for (let i = 9; i < 25; i++) log.log(exposure(i));
+    // The tenth row started a flush; flush() writes everything buffered by then, batch by batch.
     await log.flush();
-    // Two full batches went out as soon as they filled; the last 5 wait for the timer or close.
-    expect(state.batchSizes.slice(0, 2)).toEqual([10, 10]);
+    expect(state.batchSizes).toEqual([10, 10, 5]);
+    expect(log.getStats()).toMatchObject({ buffered: 0, written: 25 });
     await log.close();
     expect(state.batchSizes).toEqual([10, 10, 5]);
     const got = await rows();

@@ -61,6 +61,8 @@ describe('k6 script', () => {
       DURATION: '5s',
     });
     for (let i = 0; i < 500; i++) run();
+    // One request per iteration, as k6 counts them: the checks below must not pass on no URLs.
+    expect(urls).toHaveLength(500);
     for (const u of urls.map((x) => new URL(x))) {
       expect(u.origin).toBe('http://127.0.0.1:9');
       expect(['200', '201', '202']).toContain(u.searchParams.get('id'));

@@ -25,4 +25,14 @@ describe('config', () => {
     expect(() => loadConfig({ PORT: 'eighty', FEEDREC_MODE: 'both' })).toThrow(ConfigError);
     expect(() => loadConfig({ PORT: 'eighty', FEEDREC_MODE: 'both' })).toThrow(/port.*mode|mode.*port/s);
   });
+
+  it('refuses an A/B share that is not a whole number of buckets, naming the key and a valid share', () => {
+    // 0.12345 is 1,234.5 buckets: TypeScript would round it up, the Python twin down.
+    expect(() => loadConfig({ FEEDREC_AB_TEST_SHARE: '0.12345' })).toThrow(ConfigError);
+    expect(() => loadConfig({ FEEDREC_AB_TEST_SHARE: '0.12345' })).toThrow(
+      /ab\.testShare: 0\.12345 is 1234\.5 of the 10000 buckets.*e\.g\. 0\.123[45]/,
+    );
+    expect(loadConfig({ FEEDREC_AB_TEST_SHARE: '0.1234' }).ab.testShare).toBe(0.1234);
+    expect(() => loadConfig({}, { ab: { testShare: 1 / 3 } })).toThrow(/whole number of buckets/);
+  });
 });
