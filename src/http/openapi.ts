@@ -67,6 +67,13 @@ export function openApiDocument(mode: Config['mode']): object {
           responses: {
             '200': {
               description: 'Recommendations (shape depends on the service mode)',
+              headers: {
+                'X-Model-Version': {
+                  description:
+                    'The model version that ranked every post of this answer (`<name>/<version>`, e.g. `test/v2`), or `fallback-popular`.',
+                  schema: { type: 'string' },
+                },
+              },
               content: {
                 'application/json': {
                   schema: mode === 'ab' ? abRef : listRef,

@@ -6,6 +6,9 @@ import { parseRecommendationsQuery } from './params.js';
 import { GROUP_HEADER, TOKEN_HEADER, forcedGroup } from './qa.js';
 import type { AppEnv, HttpDeps, PostInfo, RankRequest, RankResult } from './types.js';
 
+/** Names the model version that ranked every post of the answer, e.g. `test/v2`. */
+export const MODEL_VERSION_HEADER = 'X-Model-Version';
+
 /** Seconds a shed client is told to wait: queues drain in well under a second when healthy. */
 const SHED_RETRY_AFTER_S = 1;
 
@@ -106,6 +109,8 @@ export function recommendationsHandler(deps: HttpDeps) {
       metrics.fallbacks.inc({ reason: fallback, group });
     }
     const posts = toPosts(result.postIds, q.limit, vars.requestId);
+    // One answer comes from one model run, so it names exactly one version (or the fallback).
+    c.header(MODEL_VERSION_HEADER, result.modelVersion);
 
     if (config.mode !== 'ab') return c.json(posts);
     if (!forced) {
