@@ -4,12 +4,15 @@
 import { threadId, workerData } from 'node:worker_threads';
 import { attachStore, featureNames } from '../src/features/index.js';
 import { loadModel, type LoadedModel } from '../src/ranking/onnx-model.js';
-import { RankingPipeline } from '../src/ranking/pipeline.js';
+import { ModelError } from '../src/errors/index.js';
+import { RankingPipeline, type RankInput } from '../src/ranking/pipeline.js';
 import type { Group, RankTaskResult, WarmupResult, WorkerInit, WorkerTask } from '../src/ranking/protocol.js';
 
 interface Loaded {
   model: LoadedModel;
   pipeline: RankingPipeline;
+  /** The folder's version, not the card's: the folder is what operators deploy and reload picks. */
+  version: string;
 }
 
 async function init(data: WorkerInit): Promise<Map<Group, Loaded>> {
@@ -25,7 +28,7 @@ async function init(data: WorkerInit): Promise<Map<Group, Loaded>> {
       candidates: data.candidates,
       rankAll: data.rankAll,
     });
-    out.set(ref.name, { model, pipeline });
+    out.set(ref.name, { model, pipeline, version: ref.version });
   }
   return out;
 }
@@ -37,11 +40,14 @@ ready.catch(() => undefined);
 export default async function run(task: WorkerTask): Promise<RankTaskResult | WarmupResult> {
   const loaded = await ready;
   if (task.kind === 'warmup') {
+    // One real ranking per model before the pool reports ready: the first session.run is slow,
+    // and a model that loads but cannot score this snapshot must fail here, not on live traffic.
+    for (const l of loaded.values()) await rankOnce(l, { ui: 0, tMs: Date.now(), limit: 5 });
     return {
       threadId,
       models: [...loaded].map(([name, l]) => ({
         name,
-        version: l.model.version,
+        version: l.version,
         features: l.model.numFeatures,
         trees: l.model.meta.tree_count,
       })),
@@ -49,16 +55,25 @@ export default async function run(task: WorkerTask): Promise<RankTaskResult | Wa
   }
   const l = loaded.get(task.group);
   if (!l) throw new Error(`this worker has no ${task.group} model`);
+  return { ...(await rank(l, task.reqs)), modelVersion: `${task.group}/${l.version}` };
+}
+
+async function rank(l: Loaded, reqs: RankInput[]): Promise<Omit<RankTaskResult, 'modelVersion'>> {
   const t0 = performance.now();
-  const batch = l.pipeline.prepare(task.reqs);
+  const batch = l.pipeline.prepare(reqs);
   const t1 = performance.now();
   const scores = await l.model.score(batch.features, batch.rows);
   const t2 = performance.now();
   return {
-    postIds: l.pipeline.finish(batch, task.reqs, scores),
-    modelVersion: `${l.model.name}/${l.model.version}`,
+    postIds: l.pipeline.finish(batch, reqs, scores),
     rows: batch.rows,
     featureMs: t1 - t0,
     modelMs: t2 - t1,
   };
+}
+
+async function rankOnce(l: Loaded, req: RankInput): Promise<void> {
+  const { postIds } = await rank(l, [req]);
+  if (postIds[0]!.length === 0)
+    throw new ModelError(`${l.model.name}/${l.version} ranked no post at warm-up`);
 }

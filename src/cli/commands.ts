@@ -3,7 +3,7 @@ import { registerImportCommand } from '../import/cli.js';
 import { registerWorldCommand } from '../world/cli.js';
 import { registerFeaturesCommand } from '../features/cli.js';
 import { registerCheckCommand } from '../eval/cli.js';
-import { registerServeCommand } from '../serve/cli.js';
+import { registerReloadCommand, registerServeCommand } from '../serve/cli.js';
 import { registerTrainCommand } from '../training/train-command.js';
 
 /** Each command module registers itself here; the list is the CLI's table of contents. */
@@ -14,4 +14,5 @@ export function registerCommands(program: Command): void {
   registerTrainCommand(program);
   registerCheckCommand(program);
   registerServeCommand(program);
+  registerReloadCommand(program);
 }

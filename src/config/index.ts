@@ -48,6 +48,8 @@ export const configSchema = z.object({
     .prefault({}),
   /** Token that unlocks the X-Exp-Group QA override; no token means no override is accepted. */
   qaToken: z.string().min(8).optional(),
+  /** Bearer token of the admin routes (POST /admin/reload); no token means they answer 404. */
+  adminToken: z.string().min(16).optional(),
   serving: z
     .object({
       // Measured at demo scale with 150 candidates (bench/results/serve-demo*.md): two workers of
@@ -103,6 +105,7 @@ function fromEnv(env: Env): Record<string, unknown> {
     mode: pick('FEEDREC_MODE'),
     logLevel: pick('LOG_LEVEL'),
     qaToken: pick('FEEDREC_QA_TOKEN'),
+    adminToken: pick('FEEDREC_ADMIN_TOKEN'),
     ab: { salt: pick('FEEDREC_AB_SALT'), testShare: pick('FEEDREC_AB_TEST_SHARE') },
     serving: {
       workers: pick('FEEDREC_WORKERS'),

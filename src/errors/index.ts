@@ -43,6 +43,23 @@ export class DatabaseUnavailableError extends FeedrecError {}
 /** A model on disk that is missing, unreadable or does not match the feature code. */
 export class ModelError extends FeedrecError {}
 
+/**
+ * A reload that could not build the new generation (bad model, mismatched features, missing
+ * snapshot): the generation named in `serving` keeps answering.
+ */
+export class ReloadRefusedError extends FeedrecError {
+  constructor(
+    message: string,
+    readonly serving: string[],
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** The admin routes need the configured bearer token. */
+export class UnauthorizedError extends FeedrecError {}
+
 /** A bad row in an imported CSV file: names file, line, column and value. */
 export class ImportRowError extends FeedrecError {
   constructor(

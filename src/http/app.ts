@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Hono, type MiddlewareHandler } from 'hono';
+import { adminReloadHandler } from './admin.js';
 import { errorHandler } from './errors.js';
 import { openApiDocument } from './openapi.js';
 import { recommendationsHandler } from './recommend.js';
@@ -24,6 +25,7 @@ const ROUTES: Record<string, string> = {
   '/readyz': '/readyz',
   '/metrics': '/metrics',
   '/openapi.json': '/openapi.json',
+  '/admin/reload': '/admin/reload',
 };
 
 // Client-supplied ids are echoed into logs and headers: keep them short and printable.
@@ -84,6 +86,7 @@ export function createApp(deps: HttpDeps): FeedrecApp {
   app.get('/metrics', async (c) =>
     c.body(await metrics.text(), 200, { 'Content-Type': metrics.contentType }),
   );
+  app.post('/admin/reload', adminReloadHandler(deps));
   const openapi = openApiDocument(deps.config.mode);
   app.get('/openapi.json', (c) => c.json(openapi));
 

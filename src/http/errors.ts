@@ -5,6 +5,8 @@ import {
   ForbiddenError,
   NotReadyError,
   OverloadedError,
+  ReloadRefusedError,
+  UnauthorizedError,
   UnknownUserError,
   ValidationError,
 } from '../errors/index.js';
@@ -14,6 +16,8 @@ import type { AppEnv } from './types.js';
 export interface ErrorBody {
   error: string;
   issues?: { path: string; message: string }[];
+  /** A refused reload: the model versions that keep serving. */
+  serving?: string[];
 }
 
 interface Mapped {
@@ -28,6 +32,10 @@ export function mapError(err: unknown): Mapped {
     return { status: 422, body: { error: err.message, issues: err.issues } };
   if (err instanceof UnknownUserError) return { status: 404, body: { error: err.message } };
   if (err instanceof ForbiddenError) return { status: 403, body: { error: err.message } };
+  if (err instanceof UnauthorizedError) return { status: 401, body: { error: err.message } };
+  // The request was fine; what it asked to load was not (a model or snapshot that cannot serve).
+  if (err instanceof ReloadRefusedError)
+    return { status: 422, body: { error: `reload refused: ${err.message}`, serving: err.serving } };
   if (err instanceof OverloadedError) {
     return { status: 503, body: { error: err.message }, retryAfter: err.retryAfterSeconds };
   }

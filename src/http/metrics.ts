@@ -65,6 +65,26 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly reloads = new Counter({
+    name: 'feedrec_reloads_total',
+    help: 'Reloads of models and feature snapshot, by result (ok, or refused: the old generation kept serving)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly reloadDuration = new Histogram({
+    name: 'feedrec_reload_duration_seconds',
+    help: 'Time to load and warm a new generation (or to fail doing so)',
+    labelNames: ['result'] as const,
+    buckets: [0.5, 1, 2, 5, 10, 20, 40, 80],
+    registers: [this.registry],
+  });
+  readonly modelInfo = new Gauge({
+    name: 'feedrec_model_info',
+    help: 'The model versions serving now (value 1), as <name>/<version>',
+    labelNames: ['model'] as const,
+    registers: [this.registry],
+  });
+
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     // Process RSS, CPU, event-loop lag: what an operator checks first.
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'feedrec_' });
@@ -80,6 +100,16 @@ export class Metrics {
 
   observeWorkerRun(seconds: number): void {
     this.workerRunTime.observe(seconds);
+  }
+
+  reloaded(result: 'ok' | 'refused', seconds: number): void {
+    this.reloads.inc({ result });
+    this.reloadDuration.observe({ result }, seconds);
+  }
+
+  servingModels(labels: string[]): void {
+    this.modelInfo.reset();
+    for (const model of labels) this.modelInfo.set({ model }, 1);
   }
 
   get contentType(): string {

@@ -7,7 +7,7 @@ export const TOKEN_HEADER = 'x-qa-token';
 
 // Hashing both sides first gives equal-length buffers, so the comparison time says nothing
 // about the token's length or its common prefix with the guess.
-function sameSecret(given: string, expected: string): boolean {
+export function sameSecret(given: string, expected: string): boolean {
   const a = createHash('sha256').update(given, 'utf8').digest();
   const b = createHash('sha256').update(expected, 'utf8').digest();
   return timingSafeEqual(a, b);

@@ -45,12 +45,19 @@ export interface ExposureSink {
   close?(): Promise<unknown>;
 }
 
+/** Operator actions behind the admin token. */
+export interface AdminActions {
+  /** Resolves with what serves now; rejects with ReloadRefusedError when the old generation stays. */
+  reload(reason: string): Promise<object>;
+}
+
 export interface HttpDeps {
   config: Config;
   recommender: Recommender;
   exposures: ExposureSink;
   metrics: Metrics;
   logger: Logger;
+  admin?: AdminActions;
 }
 
 /** Per-request values the handlers leave for the request log. */

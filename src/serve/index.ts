@@ -1,3 +1,5 @@
 export { buildService, modelRefs, runService, type Service } from './service.js';
+export { loadGeneration, modelLabels, type Generation } from './generation.js';
 export { PoolRecommender } from './recommender.js';
-export { registerServeCommand } from './cli.js';
+export { Reloader, type ReloadReport } from './reload.js';
+export { registerServeCommand, registerReloadCommand } from './cli.js';

@@ -2,45 +2,26 @@ import { ExposureLogger } from '../ab/index.js';
 import { ensureData } from '../cli/bootstrap.js';
 import type { Config } from '../config/index.js';
 import { openDatabase, type Database } from '../db/index.js';
-import { ModelError } from '../errors/index.js';
-import { loadFeatureStore, storeBytes } from '../features/index.js';
-import {
-  createApp,
-  Metrics,
-  startServer,
-  type FeedrecApp,
-  type PostInfo,
-  type RunningServer,
-} from '../http/index.js';
+import { createApp, Metrics, startServer, type FeedrecApp, type RunningServer } from '../http/index.js';
 import { createJsonLogger, type Logger } from '../log/index.js';
-import { findModels } from '../ranking/onnx-model.js';
-import { RankerPool } from '../ranking/pool.js';
-import type { Group, ModelRef } from '../ranking/protocol.js';
+import type { RankerPool } from '../ranking/pool.js';
+import { loadGeneration, modelRefs, type Generation } from './generation.js';
 import { PoolRecommender } from './recommender.js';
+import { Reloader } from './reload.js';
+
+export { modelRefs };
 
 export interface Service {
   app: FeedrecApp;
   db: Database;
-  pool: RankerPool;
+  /** The serving generation's pool (a reload replaces it). */
+  readonly pool: RankerPool;
+  recommender: PoolRecommender;
+  reloader: Reloader;
   logger: Logger;
   startupMs: number;
   /** Closes everything (what SIGTERM does after the HTTP drain). */
   close(): Promise<void>;
-}
-
-const groupsOf = (mode: Config['mode']): Group[] => (mode === 'ab' ? ['control', 'test'] : [mode]);
-
-/** The models the mode needs, latest version of each; a clear ModelError when one is missing. */
-export async function modelRefs(cfg: Config): Promise<ModelRef[]> {
-  const found = await findModels(cfg.modelsDir);
-  return groupsOf(cfg.mode).map((name) => {
-    const loc = found.get(name);
-    if (!loc)
-      throw new ModelError(
-        `mode ${cfg.mode} needs a ${name} model, but ${cfg.modelsDir}/${name}/ has no version: run \`npm run train\``,
-      );
-    return { name, version: loc.version, dir: loc.dir };
-  });
 }
 
 /**
@@ -49,47 +30,24 @@ export async function modelRefs(cfg: Config): Promise<ModelRef[]> {
  */
 export async function buildService(cfg: Config, logger = createJsonLogger(cfg.logLevel)): Promise<Service> {
   const started = performance.now();
-  const log = (msg: string) => logger.info({ msg });
-  const refs = await modelRefs(cfg);
+  // Fail on a missing model before touching the database (or building a world into it).
+  await modelRefs(cfg);
   const db = await openDatabase({
     dataDir: cfg.dataDir,
     databaseUrl: cfg.databaseUrl,
     onConnectionError: (err) =>
       logger.warn({ msg: 'Postgres connection lost; serving continues from memory', err }),
   });
-  const pools: RankerPool[] = [];
+  let first: Generation | undefined;
   try {
-    await ensureData(db, cfg, log);
-    const { store, shared } = await loadFeatureStore(db);
-    logger.info({
-      msg: 'feature store loaded',
-      users: store.dims.users,
-      posts: store.dims.posts,
-      likes: store.dims.likes,
-      mb: Math.round(storeBytes(shared) / 1e6),
-    });
-    const catalog = new Map<number, PostInfo>();
-    for (const p of await db.query<{ post_id: number; text: string | null; topic: string | null }>(
-      'select post_id, text, topic from post_text_df',
-    ))
-      catalog.set(p.post_id, { id: p.post_id, text: p.text ?? '', topic: p.topic ?? '' });
+    await ensureData(db, cfg, (msg) => logger.info({ msg }));
     const metrics = new Metrics();
-    const pool = await RankerPool.start({
-      shared,
-      models: refs,
-      workers: cfg.serving.workers,
-      intraOpThreads: cfg.serving.intraOpThreads,
-      allowSpinning: cfg.serving.allowSpinning,
-      candidates: cfg.serving.candidates,
-      rankAll: cfg.serving.rankAll,
-      maxBatchRequests: cfg.serving.maxBatchRequests,
-      maxBatchDelayMs: cfg.serving.maxBatchDelayMs,
-      observer: metrics,
-    });
-    logger.info({ msg: 'models loaded', workers: pool.threads, models: pool.warmup.models });
+    const load = (id: number) =>
+      loadGeneration(cfg, db, { id, observer: metrics, log: (fields) => logger.info(fields) });
+    first = await load(1);
     // From here on the pool's threads would keep the process alive if start-up failed.
-    pools.push(pool);
-    const recommender = new PoolRecommender(store, catalog, pool);
+    const recommender = new PoolRecommender(first);
+    const reloader = new Reloader({ recommender, load, logger, observer: metrics });
     const exposures = new ExposureLogger({
       db,
       flushMs: cfg.serving.exposureFlushMs,
@@ -97,30 +55,49 @@ export async function buildService(cfg: Config, logger = createJsonLogger(cfg.lo
       logger,
       onDrop: (n) => metrics.exposuresDropped.inc(n),
     });
-    const app = createApp({ config: cfg, recommender, exposures, metrics, logger });
+    const app = createApp({
+      config: cfg,
+      recommender,
+      exposures,
+      metrics,
+      logger,
+      admin: { reload: (reason) => reloader.reload(reason) },
+    });
     const startupMs = performance.now() - started;
     return {
       app,
       db,
-      pool,
+      get pool() {
+        return recommender.current.pool;
+      },
+      recommender,
+      reloader,
       logger,
       startupMs,
       async close() {
         await exposures.close();
+        // A reload in progress finishes (or fails) first, so no generation is left running.
+        await reloader.settled();
         await recommender.close();
         await db.close();
       },
     };
   } catch (err) {
-    for (const p of pools) await p.close().catch(() => undefined);
+    await first?.pool.close().catch(() => undefined);
     await db.close().catch(() => undefined);
     throw err;
   }
 }
 
-/** `feedrec serve`: build, listen, drain on SIGTERM. */
+/** `feedrec serve`: build, listen, drain on SIGTERM, reload on SIGHUP. */
 export async function runService(cfg: Config): Promise<RunningServer> {
-  const svc = await buildService(cfg);
+  // Node's default for SIGHUP is to exit: until the service can reload, a SIGHUP is ignored.
+  const early = () => undefined;
+  process.on('SIGHUP', early);
+  const svc = await buildService(cfg).finally(() => process.off('SIGHUP', early));
+  process.on('SIGHUP', () => {
+    svc.reloader.reload('SIGHUP').catch(() => undefined); // refusals are logged and counted
+  });
   const running = await startServer(svc.app, cfg, { onClosed: () => svc.db.close() });
   svc.logger.info({ msg: 'ready', port: running.port, startupMs: Math.round(svc.startupMs), mode: cfg.mode });
   return running;
