@@ -1,4 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -65,11 +65,17 @@ describe('feedrec serve as a process: SIGHUP and `feedrec reload --url`', () => 
     (
       await fetch(`http://127.0.0.1:${port}/post/recommendations/?id=${testUser}&time=2021-12-01T10:00:00`)
     ).headers.get('x-model-version');
+  // Asynchronous on purpose: a blocked event loop would let the server close an idle kept-alive
+  // socket that the next fetch then reuses.
   const reloadCli = () =>
-    spawnSync(process.execPath, ['bin/feedrec.js', 'reload', '--url', `http://127.0.0.1:${port}`], {
-      env: { ...process.env, FEEDREC_ADMIN_TOKEN: ADMIN_TOKEN },
-      encoding: 'utf8',
-    });
+    new Promise<{ status: number; stdout: string; stderr: string }>((resolve) =>
+      execFile(
+        process.execPath,
+        ['bin/feedrec.js', 'reload', '--url', `http://127.0.0.1:${port}`],
+        { env: { ...process.env, FEEDREC_ADMIN_TOKEN: ADMIN_TOKEN }, encoding: 'utf8' },
+        (err, stdout, stderr) => resolve({ status: err ? Number(err.code) : 0, stdout, stderr }),
+      ),
+    );
 
   it('loads the newest version on SIGHUP and keeps running', async () => {
     expect(await version()).toBe('test/v1');
@@ -87,7 +93,7 @@ describe('feedrec serve as a process: SIGHUP and `feedrec reload --url`', () => 
     publishVersion(modelsDir, 'test', 'v2', 'v3', (card) => {
       card.feature_names.pop();
     });
-    const refused = reloadCli();
+    const refused = await reloadCli();
     expect(refused.status).toBe(1);
     expect(refused.stderr).toMatch(/reload refused: .*test\/v3/);
     expect(refused.stderr).toContain('"serving":["control/v1","test/v2"]');
@@ -95,7 +101,7 @@ describe('feedrec serve as a process: SIGHUP and `feedrec reload --url`', () => 
 
     rmSync(`${modelsDir}/test/v3`, { recursive: true });
     publishVersion(modelsDir, 'test', 'v2', 'v4');
-    const ok = reloadCli();
+    const ok = await reloadCli();
     expect(ok.status).toBe(0);
     expect(JSON.parse(ok.stdout)).toMatchObject({ status: 'reloaded', models: ['control/v1', 'test/v4'] });
     expect(await version()).toBe('test/v4');
