@@ -46,6 +46,21 @@ export const configSchema = z.object({
         .default(0.5),
     })
     .prefault({}),
+  /** Postgres only (PGlite is in-process and needs none of these). */
+  db: z
+    .object({
+      /** Connecting, or waiting for a pooled connection, fails after this. */
+      connectTimeoutMs: intFromEnv(10_000, 100, 600_000),
+      /**
+       * Server-side statement_timeout for every statement of every command. Two hours: no single
+       * statement of the full-scale jobs comes near it (the whole feature build takes about 5 min,
+       * the full world's COPY 2 min), yet a statement stuck on a lock does not hang forever.
+       */
+      statementTimeoutMs: intFromEnv(7_200_000, 1_000, 86_400_000),
+      /** `feedrec serve` keeps retrying an unreachable Postgres at start for this long (0: once). */
+      startRetryMs: intFromEnv(300_000, 0, 86_400_000),
+    })
+    .prefault({}),
   /** Token that unlocks the X-Exp-Group QA override; no token means no override is accepted. */
   qaToken: z.string().min(8).optional(),
   /** Bearer token of the admin routes (POST /admin/reload); no token means they answer 404. */
@@ -87,8 +102,9 @@ export const configSchema = z.object({
 });
 
 export type Config = z.infer<typeof configSchema>;
-export type ConfigOverrides = Partial<Omit<Config, 'ab' | 'serving'>> & {
+export type ConfigOverrides = Partial<Omit<Config, 'ab' | 'serving' | 'db'>> & {
   ab?: Partial<Config['ab']>;
+  db?: Partial<Config['db']>;
   serving?: Partial<Config['serving']>;
 };
 
@@ -107,6 +123,11 @@ function fromEnv(env: Env): Record<string, unknown> {
     qaToken: pick('FEEDREC_QA_TOKEN'),
     adminToken: pick('FEEDREC_ADMIN_TOKEN'),
     ab: { salt: pick('FEEDREC_AB_SALT'), testShare: pick('FEEDREC_AB_TEST_SHARE') },
+    db: {
+      connectTimeoutMs: pick('FEEDREC_PG_CONNECT_TIMEOUT_MS'),
+      statementTimeoutMs: pick('FEEDREC_PG_STATEMENT_TIMEOUT_MS'),
+      startRetryMs: pick('FEEDREC_PG_START_RETRY_MS'),
+    },
     serving: {
       workers: pick('FEEDREC_WORKERS'),
       intraOpThreads: pick('FEEDREC_INTRA_OP_THREADS'),

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -11,7 +11,7 @@ import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { projectRoot } from '../config/paths.js';
-import { DatabaseUnavailableError } from '../errors/index.js';
+import { DatabaseUnavailableError, MissingDataError } from '../errors/index.js';
 import * as schema from './schema.js';
 
 export type Orm = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -47,6 +47,15 @@ export interface OpenOptions {
    * ends the process; the default writes one line to stderr. The pool replaces the connection.
    */
   onConnectionError?: (err: Error) => void;
+  /**
+   * PGlite: create the database when dataDir holds none (default true). Commands that only read
+   * data pass false, so a mistyped --data-dir is reported instead of becoming an empty database.
+   */
+  create?: boolean;
+  /** Postgres: connecting, or waiting for a pooled connection, fails after this (default 10 s). */
+  connectTimeoutMs?: number;
+  /** Postgres: server-side statement_timeout of every connection (default: none). */
+  statementTimeoutMs?: number;
 }
 
 const MIGRATIONS = () => path.join(projectRoot(), 'drizzle');
@@ -57,8 +66,8 @@ const copyColumns = (table: string, columns: readonly string[]) =>
 /** Opens Postgres when a URL is given, else PGlite in dataDir; applies migrations. */
 export async function openDatabase(opts: OpenOptions): Promise<Database> {
   const db = opts.databaseUrl
-    ? await openPostgres(opts.databaseUrl, opts.onConnectionError ?? warnOnStderr)
-    : await openPglite(opts.dataDir);
+    ? await openPostgres(opts.databaseUrl, opts)
+    : await openPglite(opts.dataDir, opts.create ?? true);
   if (opts.migrate !== false) {
     try {
       if (db.kind === 'pglite') await migratePglite(db.orm as never, { migrationsFolder: MIGRATIONS() });
@@ -100,7 +109,14 @@ function pgliteSession(q: PGlite | Transaction): DbSession {
   };
 }
 
-async function openPglite(dataDir: string): Promise<Database> {
+async function openPglite(dataDir: string, create: boolean): Promise<Database> {
+  // PG_VERSION is the first file Postgres (and so PGlite) writes into a data folder.
+  if (!create && !existsSync(path.join(dataDir, 'PG_VERSION'))) {
+    throw new MissingDataError(
+      `no database in ${dataDir}: give the --data-dir of an existing one (or DATABASE_URL), ` +
+        'or create it with `feedrec world` or `npm start` (which builds the demo world); nothing was created',
+    );
+  }
   mkdirSync(dataDir, { recursive: true });
   let pgl: PGlite;
   try {
@@ -136,6 +152,19 @@ function redact(url: string): string {
     return u.toString();
   } catch {
     return 'postgres';
+  }
+}
+
+/** `host:port (database d, user u)`: what a newcomer checks first when a connection fails. */
+export function describePostgres(url: string): string {
+  try {
+    const u = new URL(url);
+    const host = u.hostname || decodeURIComponent(u.searchParams.get('host') ?? '') || 'localhost';
+    const db = decodeURIComponent(u.pathname.replace(/^\//, '')) || '(default)';
+    const user = decodeURIComponent(u.username) || '(default)';
+    return `${host}:${u.port || '5432'} (database ${db}, user ${user})`;
+  } catch {
+    return 'an unparsable DATABASE_URL';
   }
 }
 
@@ -175,10 +204,20 @@ function pgSession(q: Queryable, pool: pg.Pool): DbSession {
   };
 }
 
-async function openPostgres(url: string, onConnectionError: (err: Error) => void): Promise<Database> {
+async function openPostgres(url: string, opts: OpenOptions): Promise<Database> {
+  const onConnectionError = opts.onConnectionError ?? warnOnStderr;
   // Timestamps are stored without time zone and always meant as UTC.
   pg.types.setTypeParser(pg.types.builtins.TIMESTAMP, (v) => new Date(`${v.replace(' ', 'T')}Z`));
-  const pool = new pg.Pool({ connectionString: url, max: 8 });
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 8,
+    // Without these a Postgres that accepts TCP but never answers, or a statement stuck on a
+    // lock, hangs its caller forever.
+    connectionTimeoutMillis: opts.connectTimeoutMs ?? 10_000,
+    ...(opts.statementTimeoutMs ? { statement_timeout: opts.statementTimeoutMs } : {}),
+    // Notices a peer that vanished without closing the connection (a partition, a killed VM).
+    keepAlive: true,
+  });
   // The pool re-emits errors of idle connections; a checked-out connection emits on itself, even
   // when a query is running (the query is rejected too). Either unheard ends the process, and a
   // Postgres restart must not stop a service that answers from memory: listen on both.
@@ -189,12 +228,11 @@ async function openPostgres(url: string, onConnectionError: (err: Error) => void
     c.release();
   } catch (err) {
     await pool.end().catch(() => undefined);
-    throw new DatabaseUnavailableError(
-      `cannot connect to Postgres at ${redact(url)}: ${(err as Error).message}`,
-      {
-        cause: err,
-      },
-    );
+    const e = err as Error;
+    const reason = e.message || (e instanceof AggregateError ? e.errors.map(String).join('; ') : String(e));
+    throw new DatabaseUnavailableError(`cannot connect to Postgres at ${describePostgres(url)}: ${reason}`, {
+      cause: err,
+    });
   }
   const orm = drizzlePg(pool, { schema }) as unknown as Orm;
   return {

@@ -73,6 +73,23 @@ export class ImportRowError extends FeedrecError {
   }
 }
 
+/** The service cannot listen where config says (port taken, or a privileged port). */
+export class ListenError extends FeedrecError {
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    readonly code: string | undefined,
+  ) {
+    super(
+      code === 'EADDRINUSE'
+        ? `port ${port} is already in use on ${host}: choose another with --port <n> or PORT=<n>`
+        : code === 'EACCES'
+          ? `no permission to listen on port ${port} of ${host}: choose a port above 1023 with --port <n> or PORT=<n>`
+          : `cannot listen on ${host}:${port} (${code ?? 'unknown error'}): check HOST, or choose another port with --port <n> or PORT=<n>`,
+    );
+  }
+}
+
 /** Data the command needs is not there yet (no world, no features). */
 export class MissingDataError extends FeedrecError {}
 

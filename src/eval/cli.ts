@@ -74,7 +74,7 @@ export function registerCheckCommand(program: Command): void {
         rankAll: cfg.serving.rankAll,
         log: (m) => console.error(`check: ${m}`),
       });
-    const report = needDb ? await withDatabase(cfg, check) : await check(undefined);
+    const report = needDb ? await withDatabase(cfg, check, { create: false }) : await check(undefined);
     const md = reportMarkdown(report);
     if (flags.out) {
       await mkdir(path.dirname(path.resolve(flags.out)), { recursive: true });

@@ -9,7 +9,9 @@ export function registerFeaturesCommand(program: Command): void {
       .description('build user_features, post_features and feature_meta from the three tables'),
   ).action(async (flags: DataFlags) => {
     const cfg = configFrom(flags);
-    const stats = await withDatabase(cfg, (db) => buildFeatures(db, (m) => console.error(`features: ${m}`)));
+    const stats = await withDatabase(cfg, (db) => buildFeatures(db, (m) => console.error(`features: ${m}`)), {
+      create: false,
+    });
     console.log(JSON.stringify(stats));
   });
 }

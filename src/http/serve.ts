@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import type { Config } from '../config/index.js';
+import { ListenError } from '../errors/index.js';
 import type { FeedrecApp } from './app.js';
 
 export interface StartOptions {
@@ -15,6 +16,8 @@ export interface StartOptions {
   signalSource?: Pick<NodeJS.EventEmitter, 'once' | 'removeListener'>;
   /** Called after a signal-triggered shutdown with 0 (clean) or 1 (timed out or failed). */
   exit?: (code: number) => void;
+  /** Told of each runtime error of the listening server (after it was logged), e.g. for a metric. */
+  onServerError?: (err: Error) => void;
 }
 
 export interface RunningServer {
@@ -42,11 +45,23 @@ export async function startServer(
 ): Promise<RunningServer> {
   const { logger, exposures, recommender } = app.serving.deps;
   const drainTimeoutMs = opts.drainTimeoutMs ?? 10_000;
+  const { onServerError } = opts;
   const server = await new Promise<Server>((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () =>
-      resolve(s as Server),
-    );
-    s.once('error', reject);
+    const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => {
+      s.removeListener('error', onListenError);
+      resolve(s as Server);
+    }) as Server;
+    const onListenError = (err: NodeJS.ErrnoException) => {
+      s.close();
+      reject(new ListenError(config.host, config.port, err.code));
+    };
+    s.once('error', onListenError);
+  });
+  // A runtime error of the listening socket (EMFILE when out of file descriptors, for one) must
+  // not end a process that is still answering on the connections it has: log it and go on.
+  server.on('error', (err) => {
+    logger.error({ msg: 'HTTP server error', err });
+    onServerError?.(err);
   });
   // Beyond this idle time a kept-alive socket is closed; shorter than typical LB timeouts.
   server.keepAliveTimeout = 5_000;

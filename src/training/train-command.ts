@@ -39,15 +39,20 @@ export function registerTrainCommand(program: Command): void {
     const cfg = configFrom(flags, { modelsDir: flags.modelsDir });
     const log = (m: string) => console.error(`train: ${m}`);
     const started = Date.now();
-    log('Python venv…');
-    await ensureVenv({ onOutput: (line) => console.error(`venv: ${line}`) });
     const version = flags.version ?? `v${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 12)}`;
     const matrixDir = path.join(cfg.dataDir, 'training-matrix');
-    const built = await withDatabase(cfg, async (db) => {
-      await ensureData(db, cfg, log);
-      const { store } = await loadFeatureStore(db);
-      return buildTrainingMatrices(db, store, { dir: matrixDir, targetRows: Number(flags.rows) }, log);
-    });
+    const built = await withDatabase(
+      cfg,
+      async (db) => {
+        // After opening: a missing database is reported before minutes of venv set-up.
+        log('Python venv…');
+        await ensureVenv({ onOutput: (line) => console.error(`venv: ${line}`) });
+        await ensureData(db, cfg, log);
+        const { store } = await loadFeatureStore(db);
+        return buildTrainingMatrices(db, store, { dir: matrixDir, targetRows: Number(flags.rows) }, log);
+      },
+      { create: false },
+    );
     const validFromMs = built.maxMs - Number(flags.validDays) * 86_400_000;
     const results: TrainerSummary[] = [];
     for (const name of flags.models.split(',').map((s) => s.trim())) {

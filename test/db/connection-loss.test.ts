@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase, type Database } from '../../src/db/index.js';
-import { dbVariants } from '../helpers/db.js';
+import type { Database } from '../../src/db/index.js';
+import { dbVariants, postgresWith } from '../helpers/db.js';
 
 const postgres = dbVariants.find((v) => v.name === 'postgres')!;
 
@@ -28,23 +28,15 @@ const until = async (cond: () => boolean, ms = 5_000) => {
 // An unheard 'error' event from node-postgres ends the process; vitest reports it as an
 // unhandled error and fails the run, so each case below fails on code without the listeners.
 describe.skipIf(postgres.skip)('a Postgres connection killed by the server', () => {
-  let base: Awaited<ReturnType<typeof postgres.fresh>>;
+  let base: Awaited<ReturnType<typeof postgresWith>>;
   let db: Database;
   const heard: Error[] = [];
 
   beforeAll(async () => {
-    base = await postgres.fresh();
-    db = await openDatabase({
-      dataDir: base.dataDir,
-      databaseUrl: base.url,
-      migrate: false,
-      onConnectionError: (err) => heard.push(err),
-    });
+    base = await postgresWith({ onConnectionError: (err) => heard.push(err) });
+    db = base.db;
   });
-  afterAll(async () => {
-    await db?.close().catch(() => undefined);
-    await base?.drop();
-  });
+  afterAll(async () => base?.drop());
 
   it('is reported, replaced, and the next query works when the connection was idle in the pool', async () => {
     await Promise.all([db.query('select pg_sleep(0.05)'), db.query('select pg_sleep(0.05)')]);

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { openDatabase, type Database } from '../../src/db/index.js';
+import { openDatabase, type Database, type OpenOptions } from '../../src/db/index.js';
 
 const TEST_URL = process.env.TEST_DATABASE_URL;
 if (!TEST_URL) {
@@ -69,3 +69,22 @@ export const dbVariants: DbVariant[] = [
   { name: 'pglite', skip: false, fresh: freshPglite },
   { name: 'postgres', skip: !TEST_URL, fresh: freshPostgres },
 ];
+
+/**
+ * A fresh Postgres database opened a second time with the given options (timeouts, listeners),
+ * unmigrated; drop() closes both handles and removes it.
+ */
+export async function postgresWith(
+  opts: Partial<OpenOptions>,
+): Promise<{ db: Database; url: string; drop(): Promise<void> }> {
+  const base = await freshPostgres();
+  const db = await openDatabase({ dataDir: base.dataDir, databaseUrl: base.url, migrate: false, ...opts });
+  return {
+    db,
+    url: base.url,
+    async drop() {
+      await db.close().catch(() => undefined);
+      await base.drop();
+    },
+  };
+}

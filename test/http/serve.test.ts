@@ -1,8 +1,10 @@
 import { EventEmitter } from 'node:events';
+import { createServer, type Server } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ExposureLogger } from '../../src/ab/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import type { Database } from '../../src/db/index.js';
+import { ListenError } from '../../src/errors/index.js';
 import { Metrics, createApp, startServer, type RankResult } from '../../src/http/index.js';
 import { createMemoryLogger, silentLogger } from '../../src/log/index.js';
 import { fixtureRecommender } from '../../bench/fixture-recommender.js';
@@ -65,6 +67,54 @@ describe('graceful drain', () => {
     });
     const running = await startServer(app, config, { signals: [], drainTimeoutMs: 50 });
     expect(await running.close()).toBe(false);
+  });
+});
+
+describe('listening', () => {
+  const appWith = (logger = createMemoryLogger()) =>
+    createApp({
+      config,
+      recommender: fixtureRecommender(),
+      exposures: { log: () => undefined },
+      metrics: new Metrics({ defaultMetrics: false }),
+      logger,
+    });
+
+  it('refuses a port in use with a ListenError naming the port and how to choose another', async () => {
+    const taken: Server = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    const port = (taken.address() as { port: number }).port;
+    try {
+      const err = await startServer(appWith(), { ...config, port }, { signals: [] }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ListenError);
+      expect((err as Error).message).toBe(
+        `port ${port} is already in use on 127.0.0.1: choose another with --port <n> or PORT=<n>`,
+      );
+    } finally {
+      taken.close();
+    }
+  });
+
+  it('logs runtime errors of the listening server and keeps answering (EMFILE twice)', async () => {
+    const logger = createMemoryLogger();
+    const errors: Error[] = [];
+    const running = await startServer(appWith(logger), config, {
+      signals: [],
+      onServerError: (e) => errors.push(e),
+    });
+    try {
+      // The first would reach the start-up listener of old; the second had no listener at all
+      // and, as an 'error' event nobody hears, ended the process.
+      for (let i = 0; i < 2; i++) {
+        const emfile = Object.assign(new Error('accept EMFILE'), { code: 'EMFILE' });
+        expect(() => running.server.emit('error', emfile)).not.toThrow();
+      }
+      expect(errors).toHaveLength(2);
+      expect(logger.entries.filter((e) => e.msg === 'HTTP server error')).toHaveLength(2);
+      expect((await fetch(url(running.port, '/healthz'))).status).toBe(200);
+    } finally {
+      await running.close();
+    }
   });
 });
 
