@@ -199,6 +199,34 @@ def jsonable_row(row: np.ndarray) -> list:
     return [None if math.isnan(v) else float(v) for v in row.tolist()]
 
 
+def iso_ms(ms) -> str | None:
+    if ms is None:
+        return None
+    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def training_window(source: dict, t: np.ndarray, valid_from_ms: float) -> dict:
+    """The events the model learned from, for the model card; refuses rows at or after a cut-off.
+
+    The matrix builder records the window (first and last event its rows and features could read,
+    the cut-off of `feedrec train --until`); a hold-out check compares it with its held-out days.
+    """
+    w = dict(source.get("window") or {})
+    until = w.get("until_ms", source.get("until_ms"))
+    if until is not None and len(t) and float(t.max()) >= until:
+        raise TrainError(f"the matrix has rows at or after its cut-off {iso_ms(until)}")
+    if until is not None and valid_from_ms >= until:
+        raise TrainError(f"--valid-from-ms {iso_ms(valid_from_ms)} is not before the cut-off {iso_ms(until)}")
+    w.setdefault("first_row_ms", float(t.min()) if len(t) else None)
+    w.setdefault("last_row_ms", float(t.max()) if len(t) else None)
+    w["until_ms"] = until
+    w["valid_from_ms"] = valid_from_ms
+    keys = ("until", "first_event", "last_event", "first_row", "last_row", "valid_from")
+    out = {k: iso_ms(w.get(f"{k}_ms")) for k in keys}
+    out.update({f"{k}_ms": w.get(f"{k}_ms") for k in keys})
+    return out
+
+
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     t0 = time.time()
@@ -206,6 +234,7 @@ def main(argv: list[str]) -> int:
 
     header, names, X, y, t, users = load_matrix(args.matrix, verify=not args.no_verify_hash)
     rows = len(y)
+    window = training_window(header.get("source") or {}, t, args.valid_from_ms)
     valid_mask = t >= args.valid_from_ms
     train_idx = np.flatnonzero(~valid_mask)
     valid_idx = np.flatnonzero(valid_mask)
@@ -290,6 +319,7 @@ def main(argv: list[str]) -> int:
         "best_iteration": best_iteration,
         "tree_count": int(model.tree_count_),
         "depth": args.depth,
+        "window": window,
         "validation": {
             "metric": "ROC-AUC",
             "auc": auc_valid,

@@ -100,6 +100,12 @@ export class NotReadyError extends FeedrecError {
   }
 }
 
+/**
+ * A hold-out check asked to score a model that learned from the held-out days (or whose card
+ * does not say what it learned from): its score would not be a hold-out score.
+ */
+export class HoldoutOverlapError extends FeedrecError {}
+
 /** The Python trainer (training/) could not be set up or failed; carries the tail of its stderr. */
 export class TrainingError extends FeedrecError {
   constructor(

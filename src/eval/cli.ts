@@ -20,6 +20,8 @@ interface CheckFlags extends DataFlags {
   modelsDir?: string;
   world?: string;
   holdoutDays: string;
+  holdout?: boolean;
+  allowOverlap?: boolean;
 }
 
 function parseWorld(s: string): WorldSpec {
@@ -41,7 +43,12 @@ export function registerCheckCommand(program: Command): void {
       .option('--candidates <n>', 'candidates per request for the model policies (default: config)')
       .option('--rank-all', 'rank every post with the model instead of two stages')
       .option('--models-dir <dir>', 'models folder (default: ./models)')
-      .option('--holdout-days <n>', 'on real tables (no world): days at the end of the log to score on', '7')
+      .option('--holdout-days <n>', 'hold-out mode: whole days at the end of the log to score on', '7')
+      .option(
+        '--holdout',
+        'hold-out mode even on a simulated world: hits are logged likes in the held-out days (no ground truth)',
+      )
+      .option('--allow-overlap', 'hold-out mode: also score models trained on the held-out days')
       .option('--world <scale:seed>', 'score against this world without opening the database (with --url)')
       .option('--out <prefix>', 'write <prefix>.json and <prefix>.md')
       .option('--json', 'print one JSON object instead of the table'),
@@ -60,7 +67,8 @@ export function registerCheckCommand(program: Command): void {
     const world = flags.world === undefined ? undefined : parseWorld(flags.world);
     // With --world and only world-based policies the database stays closed, so the checker can
     // run while a service holds the embedded (single-process) database.
-    const needDb = world === undefined || policies.some((p) => DB_POLICIES.includes(p));
+    const needDb =
+      world === undefined || flags.holdout === true || policies.some((p) => DB_POLICIES.includes(p));
     const check = (db: Database | undefined) =>
       runCheck(db, {
         seed: Number(flags.seed),
@@ -68,6 +76,8 @@ export function registerCheckCommand(program: Command): void {
         policies,
         world,
         holdoutDays: Number(flags.holdoutDays),
+        holdout: flags.holdout,
+        allowOverlap: flags.allowOverlap,
         url: flags.url,
         modelsDir: cfg.modelsDir,
         candidates: cfg.serving.candidates,

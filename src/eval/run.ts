@@ -2,14 +2,7 @@ import type { Database } from '../db/index.js';
 import { featureNames, loadFeatureStore, type FeatureSet, type FeatureStore } from '../features/index.js';
 import { MissingDataError } from '../errors/index.js';
 import { findModels, loadModel, type LoadedModel } from '../ranking/onnx-model.js';
-import {
-  createWorld,
-  PERIOD,
-  readWorldSpec,
-  regeneratedLikes,
-  type World,
-  type WorldSpec,
-} from '../world/index.js';
+import { createWorld, PERIOD, readWorldSpec, regeneratedLikes, type World } from '../world/index.js';
 import {
   likedBefore,
   modelPolicy,
@@ -23,38 +16,15 @@ import {
 } from './policies.js';
 import { runHoldoutCheck } from './holdout.js';
 import { checkerRandom, drawRequests, type CheckRequest } from './requests.js';
-import { expectedHit, meanWithCi, percentile, type PolicyScore } from './score.js';
+import { expectedHit, meanWithCi, percentile } from './score.js';
+import type { CheckOptions, CheckReport } from './types.js';
+
+export type { CheckOptions, CheckReport, HoldoutWindow } from './types.js';
 
 export const POLICIES = ['random', 'popular', 'control', 'test', 'oracle'] as const;
 
-export interface CheckOptions {
-  seed: number;
-  requests: number;
-  policies: readonly string[];
-  url?: string;
-  modelsDir: string;
-  candidates: number;
-  rankAll: boolean;
-  /** The world to score against; read from checker.world_info when absent. */
-  world?: WorldSpec;
-  /** Real tables (no world): the last days of the log that answers are scored on. */
-  holdoutDays?: number;
-  log?: (msg: string) => void;
-}
-
 /** Policies that need the database (feature store, models); the others need only the world. */
 export const DB_POLICIES = ['popular', 'control', 'test'];
-
-export interface CheckReport {
-  checker: { seed: number; requests: number; mode: 'ground-truth' | 'holdout'; holdoutDays?: number };
-  /** The simulated world scored against; null on imported real tables (hold-out mode). */
-  world: { seed: number; scale: string } | null;
-  ranking: { candidates: number; rankAll: boolean };
-  policies: Record<
-    string,
-    PolicyScore & { gapClosed?: number; model?: string; groups?: Record<string, number> }
-  >;
-}
 
 /** Loads the latest version of a model and checks it against the feature code. */
 export async function latestModel(
@@ -104,10 +74,14 @@ function historyFromWorld(world: World, userIds: number[]): LikeHistory {
  */
 export async function runCheck(db: Database | undefined, opts: CheckOptions): Promise<CheckReport> {
   const log = opts.log ?? (() => {});
-  const spec = opts.world ?? (db ? await readWorldSpec(db) : null);
+  const spec = opts.holdout ? null : (opts.world ?? (db ? await readWorldSpec(db) : null));
   if (!spec) {
     if (!db) throw new MissingDataError('without a database the checker needs --world scale:seed');
-    log('no simulated world in this database: scoring on held-out days of the real log');
+    log(
+      opts.holdout
+        ? 'hold-out mode: scoring on held-out days of the log, without the ground truth'
+        : 'no simulated world in this database: scoring on held-out days of the real log',
+    );
     return runHoldoutCheck(db, { ...opts, holdoutDays: opts.holdoutDays ?? 7 }, (set) =>
       latestModel(opts.modelsDir, set),
     );
@@ -208,13 +182,20 @@ export async function runCheck(db: Database | undefined, opts: CheckOptions): Pr
 
 const f3 = (x: number | undefined) => (x === undefined ? '–' : x.toFixed(3));
 
+function trainedNote(s: CheckReport['policies'][string]): string {
+  if (s.trainedUntil === undefined) return '';
+  const until = s.trainedUntil === null ? 'unknown window' : `trained until ${s.trainedUntil}`;
+  return ` (${until}${s.overlap ? ', OVERLAPS the held-out days' : ''})`;
+}
+
 /** The Markdown table of a report (README and docs/checker.md). */
 export function reportMarkdown(r: CheckReport): string {
   const lines = [
     `Checker seed ${r.checker.seed}, ${r.checker.requests} hidden requests; ` +
       (r.world
         ? `world ${r.world.scale} seed ${r.world.seed}; `
-        : `real tables, hits = likes in the last ${r.checker.holdoutDays} days; `) +
+        : `hold-out: hits = likes in the last ${r.checker.holdoutDays} days of the log ` +
+          `(${r.checker.holdout?.start ?? '?'} … ${r.checker.holdout?.end ?? '?'}); `) +
       `ranking ${r.ranking.rankAll ? 'every post' : `two-stage, ${r.ranking.candidates} candidates`}.`,
     '',
     '| policy | Hitrate@5 (expected) | 95 % CI | sampled hit | gap closed | ROC-AUC | model |',
@@ -224,7 +205,7 @@ export function reportMarkdown(r: CheckReport): string {
     lines.push(
       `| ${name} | ${f3(s.hitrate)} | ${f3(s.ci[0])} – ${f3(s.ci[1])} | ${f3(s.sampled)} | ${
         s.gapClosed === undefined ? '–' : `${(100 * s.gapClosed).toFixed(1)} %`
-      } | ${f3(s.auc)} | ${s.model ?? ''} |`,
+      } | ${f3(s.auc)} | ${s.model ?? ''}${trainedNote(s)} |`,
     );
   }
   const lat = Object.entries(r.policies).filter(([, s]) => s.latencyMs);

@@ -6,6 +6,7 @@ export {
   type FeatureBuildStats,
 } from './build.js';
 export { loadFeatureStore } from './load.js';
+export { cutStoreAt } from './cut.js';
 export {
   allocateStore,
   attachStore,

@@ -28,6 +28,19 @@ export interface ModelCard {
     [key: string]: unknown;
   };
   data: { sha256: string | null; [key: string]: unknown };
+  /**
+   * The events the model learned from (epoch ms, with ISO twins), written by train.py from the
+   * training matrix; absent in cards written before `train --until` existed.
+   */
+  window?: {
+    until_ms: number | null;
+    first_event_ms: number | null;
+    last_event_ms: number | null;
+    first_row_ms: number | null;
+    last_row_ms: number | null;
+    valid_from_ms: number | null;
+    [key: string]: unknown;
+  };
   onnx: {
     input: string;
     output: string;

@@ -165,8 +165,11 @@ export class MatrixWriter {
     }
   }
 
-  /** Writes the last chunk, closes the files and writes header.json (hashes included). */
-  async close(): Promise<MatrixHeader> {
+  /**
+   * Writes the last chunk, closes the files and writes header.json (hashes included); `source`
+   * adds provenance known only at the end (the training window).
+   */
+  async close(source: Record<string, unknown> = {}): Promise<MatrixHeader> {
     this.checkOpen();
     await this.flush();
     this.state = 'closed';
@@ -178,7 +181,7 @@ export class MatrixWriter {
       rows: this.written,
       features: [...this.features],
       files: { ...MATRIX_FILES },
-      source: this.source,
+      source: { ...this.source, ...source },
       sha256,
     };
     await writeFile(path.join(this.dir, 'header.json'), JSON.stringify(header, null, 2) + '\n');

@@ -2,6 +2,8 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { configFrom, withDataOptions, withDatabase, type DataFlags } from '../cli/common.js';
 import { ensureData } from '../cli/bootstrap.js';
+import { ValidationError } from '../errors/index.js';
+import { parseIsoTime } from '../http/params.js';
 import { loadFeatureStore } from '../features/index.js';
 import { buildTrainingMatrices } from './build-matrix.js';
 import { ensureVenv, runTrainer, type TrainerSummary } from './python.js';
@@ -16,6 +18,19 @@ interface TrainFlags extends DataFlags {
   models: string;
   modelsDir?: string;
   threads: string;
+  until?: string;
+  sampleSeed: string;
+}
+
+/** `--until` as epoch ms; a clear error for anything that is not an ISO 8601 time. */
+export function parseUntil(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const ms = parseIsoTime(text);
+  if (ms === undefined)
+    throw new ValidationError(
+      `--until expects an ISO 8601 time such as 2021-12-23 or 2021-12-23T00:00:00, got ${JSON.stringify(text)}`,
+    );
+  return ms;
 }
 
 /** Model hyper-parameters are a measured trade-off between Hitrate and serving cost (README). */
@@ -31,12 +46,18 @@ export function registerTrainCommand(program: Command): void {
       .option('--iterations <n>', 'maximum trees (early stopping on the later window)', '400')
       .option('--depth <n>', 'tree depth', '6')
       .option('--learning-rate <x>', 'CatBoost learning rate', '0.12')
-      .option('--valid-days <n>', 'the last days of the log form the validation window', '14')
+      .option(
+        '--until <time>',
+        'ISO 8601 cut-off: train, validate and build features only from events before it (for a hold-out)',
+      )
+      .option('--valid-days <n>', 'the last days before the cut-off (or of the log) validate', '14')
+      .option('--sample-seed <n>', 'salt of the view sample (0 = the original sample)', '0')
       .option('--models <list>', 'which models to fit', 'control,test')
       .option('--models-dir <dir>', 'models folder (default: ./models)')
       .option('--threads <n>', 'CatBoost threads', '2'),
   ).action(async (flags: TrainFlags) => {
     const cfg = configFrom(flags, { modelsDir: flags.modelsDir });
+    const untilMs = parseUntil(flags.until);
     const log = (m: string) => console.error(`train: ${m}`);
     const started = Date.now();
     const version = flags.version ?? `v${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 12)}`;
@@ -49,11 +70,19 @@ export function registerTrainCommand(program: Command): void {
         await ensureVenv({ onOutput: (line) => console.error(`venv: ${line}`) });
         await ensureData(db, cfg, log);
         const { store } = await loadFeatureStore(db);
-        return buildTrainingMatrices(db, store, { dir: matrixDir, targetRows: Number(flags.rows) }, log);
+        const opts = {
+          dir: matrixDir,
+          targetRows: Number(flags.rows),
+          untilMs,
+          seed: Number(flags.sampleSeed),
+        };
+        return buildTrainingMatrices(db, store, opts, log);
       },
       { create: false },
     );
-    const validFromMs = built.maxMs - Number(flags.validDays) * 86_400_000;
+    // With a cut-off the validation window ends at the cut-off, so early stopping never sees
+    // an event at or after it either.
+    const validFromMs = (untilMs ?? built.maxMs) - Number(flags.validDays) * 86_400_000;
     const results: TrainerSummary[] = [];
     for (const name of flags.models.split(',').map((s) => s.trim())) {
       log(`fitting ${name}…`);
@@ -78,6 +107,7 @@ export function registerTrainCommand(program: Command): void {
         rows: built.rows,
         positives: built.positives,
         validFrom: new Date(validFromMs).toISOString(),
+        until: untilMs === undefined ? null : new Date(untilMs).toISOString(),
         models: results.map((r) => ({
           name: r.name,
           auc: r.auc,

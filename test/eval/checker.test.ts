@@ -1,11 +1,15 @@
-import { rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../../src/db/index.js';
 import { buildFeatures } from '../../src/features/index.js';
 import { drawRequests, runCheck } from '../../src/eval/index.js';
+import { holdoutWindow } from '../../src/eval/holdout.js';
+import { HoldoutOverlapError, ValidationError } from '../../src/errors/index.js';
 import { PERIOD } from '../../src/world/index.js';
 import { dbVariants } from '../helpers/db.js';
-import { loadMini, T0, type MiniEvent } from '../fixtures/mini-log.js';
+import { loadMini, miniWorld, T0, type MiniEvent } from '../fixtures/mini-log.js';
 import { MODELS_DIR, TINY, tinyWorldDir } from '../helpers/tiny-world.js';
 
 const common = { requests: 400, modelsDir: MODELS_DIR, candidates: 300, rankAll: false };
@@ -63,6 +67,21 @@ describe('checker against the ground truth', () => {
       policies: ['random', 'oracle'],
     });
     expect(fromSeed.policies).toEqual(fromDb.policies);
+  });
+
+  it('scores a simulated world in hold-out mode when asked, without the ground truth', async () => {
+    const r = await runCheck(db, {
+      ...common,
+      seed: 5,
+      requests: 200,
+      holdout: true,
+      holdoutDays: 7,
+      policies: ['random', 'popular', 'oracle'],
+    });
+    expect(r.checker.mode).toBe('holdout');
+    expect(r.checker.holdout).toMatchObject({ start: '2021-12-23T00:00:00Z' });
+    expect(r.world).toBeNull();
+    expect(Object.keys(r.policies)).toEqual(['random', 'popular']);
   });
 });
 
@@ -135,7 +154,7 @@ describe('checker on real tables (no ground truth)', () => {
       // The same hidden requests the checker draws: over the users active in the held-out days.
       const reqs = drawRequests(
         [200, 203, 206],
-        { startMs: endMs - holdoutDays * 86_400_000, endMs },
+        { startMs: holdoutWindow(endMs, holdoutDays).startMs, endMs },
         1,
         300,
       );
@@ -146,5 +165,103 @@ describe('checker on real tables (no ground truth)', () => {
     } finally {
       await fresh.drop();
     }
+  });
+
+  const DAY = 86_400_000;
+  const mini = miniWorld(3, 40, 90, 20);
+  const lastEvent = mini.events.at(-1)!.ts;
+  // The held-out days: the last 5 whole days of the log.
+  const start = Math.floor(lastEvent / DAY) * DAY - 4 * DAY;
+  let fresh: Awaited<ReturnType<(typeof dbVariants)[0]['fresh']>>;
+  let models: string;
+
+  /** Copies of the committed models whose cards say they learned from events before `untilMs`. */
+  function modelsTrainedUntil(untilMs: number | undefined): string {
+    const dir = mkdtempSync(path.join(models, 'm-'));
+    for (const name of ['control', 'test']) {
+      const to = path.join(dir, name, 'v1');
+      cpSync(path.join(MODELS_DIR, name, 'v1'), to, { recursive: true });
+      const card = JSON.parse(readFileSync(path.join(to, 'meta.json'), 'utf8')) as Record<string, unknown>;
+      if (untilMs === undefined) delete card.window;
+      else card.window = { until_ms: untilMs, first_event_ms: T0, last_event_ms: untilMs - 60_000 };
+      writeFileSync(path.join(to, 'meta.json'), JSON.stringify(card));
+    }
+    return dir;
+  }
+
+  beforeAll(async () => {
+    models = mkdtempSync(path.join(os.tmpdir(), 'feedrec-holdout-models-'));
+    fresh = await dbVariants[0]!.fresh();
+    await loadMini(fresh.db, mini);
+    await buildFeatures(fresh.db);
+  });
+  afterAll(async () => {
+    await fresh?.drop();
+    rmSync(models, { recursive: true, force: true });
+  });
+
+  const holdout = { ...common, seed: 1, requests: 200, holdoutDays: 5 };
+
+  it('holds out the last whole days of the log', () => {
+    const w = holdoutWindow(Date.UTC(2021, 11, 29, 23, 51), 7);
+    expect(w).toEqual({
+      startMs: Date.UTC(2021, 11, 23),
+      endMs: Date.UTC(2021, 11, 29, 23, 51),
+      start: '2021-12-23T00:00:00Z',
+      end: '2021-12-29T23:51:00Z',
+    });
+    expect(() => holdoutWindow(0, 0)).toThrow(ValidationError);
+  });
+
+  it('scores hits as likes in the held-out days, skips the oracle and reports the window', async () => {
+    const r = await runCheck(fresh.db, {
+      ...holdout,
+      modelsDir: modelsTrainedUntil(start),
+      policies: ['random', 'popular', 'control', 'oracle'],
+    });
+    expect(r.checker.mode).toBe('holdout');
+    expect(r.checker.holdout).toEqual(holdoutWindow(lastEvent, 5));
+    expect(r.world).toBeNull();
+    expect(Object.keys(r.policies)).toEqual(['random', 'popular', 'control']);
+    for (const s of Object.values(r.policies)) {
+      expect(s.hitrate).toBeGreaterThanOrEqual(0);
+      expect(s.hitrate).toBeLessThanOrEqual(1);
+    }
+    expect(r.policies.control).toMatchObject({
+      trainedUntil: new Date(start).toISOString().replace('.000', ''),
+    });
+    expect(r.policies.control!.overlap).toBeUndefined();
+  });
+
+  it('refuses a model trained on the held-out days, naming it, its window and the way out', async () => {
+    const err = await runCheck(fresh.db, {
+      ...holdout,
+      modelsDir: modelsTrainedUntil(start + 1000),
+      policies: ['popular', 'test'],
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(HoldoutOverlapError);
+    const iso = (ms: number) => new Date(ms).toISOString().replace('.000', '');
+    expect((err as Error).message).toContain(
+      `model test/v1 learned from events up to ${iso(start + 1000)}, which overlaps the held-out days from ${iso(start)}`,
+    );
+    expect((err as Error).message).toContain(`feedrec train --until ${iso(start)}`);
+    expect((err as Error).message).toContain('--allow-overlap');
+  });
+
+  it('refuses a model whose card has no training window', async () => {
+    await expect(
+      runCheck(fresh.db, { ...holdout, modelsDir: modelsTrainedUntil(undefined), policies: ['control'] }),
+    ).rejects.toThrow(/control\/v1 has no training window in its card/);
+  });
+
+  it('scores an overlapping model with allowOverlap, and says so', async () => {
+    const r = await runCheck(fresh.db, {
+      ...holdout,
+      allowOverlap: true,
+      modelsDir: modelsTrainedUntil(lastEvent + 1),
+      policies: ['popular', 'test'],
+    });
+    expect(r.policies.test).toMatchObject({ overlap: true, model: 'test/v1' });
+    expect(r.policies.popular!.overlap).toBeUndefined();
   });
 });
