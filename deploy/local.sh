@@ -71,7 +71,8 @@ start_replica() {
     # shellcheck disable=SC1090
     . "$ENV_FILE"
     set +a
-    export PORT=$port HOST=127.0.0.1 FEEDREC_MODELS_DIR=$MODELS_DIR
+    # Each replica spools its own exposures while Postgres is away (replayed by its next start).
+    export PORT=$port HOST=127.0.0.1 FEEDREC_MODELS_DIR=$MODELS_DIR FEEDREC_SPOOL_DIR=$STATE/spool-$i
     FEEDREC_ADMIN_TOKEN=$(cat "$STATE/admin-token")
     export FEEDREC_ADMIN_TOKEN
     exec setsid node "$ROOT/bin/feedrec.js" serve

@@ -1,6 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import type { DbSession } from '../db/index.js';
+import { isConnectionError } from '../db/errors.js';
 import type { Logger } from '../log/index.js';
 import type { ExpGroup } from './bucket.js';
+import { MemorySpool, type KeyedExposure, type Spool } from './spool.js';
 
 /** One answer shown to a user in A/B mode: a row of the `exposures` table. */
 export interface Exposure {
@@ -14,6 +17,17 @@ export interface Exposure {
   requestTime: Date;
 }
 
+export type DropReason = 'spool_full' | 'memory_full' | 'spool_error' | 'after_close';
+
+/** What the logger reports (the HTTP Metrics object satisfies it). */
+export interface ExposureObserver {
+  exposuresSpooled(rows: number): void;
+  exposuresReplayed(rows: number): void;
+  exposuresQuarantined(rows: number): void;
+  exposuresDroppedFor(reason: DropReason, rows: number): void;
+  spoolState(state: { rows: number; bytes: number; full: boolean }): void;
+}
+
 export interface ExposureLoggerOptions {
   db: Pick<DbSession, 'query'>;
   /** Flush at least this often while rows are buffered. */
@@ -22,132 +36,215 @@ export interface ExposureLoggerOptions {
   batchSize: number;
   logger: Logger;
   /**
-   * Rows kept while the database is failing. Past it the oldest rows are dropped and counted:
-   * a long outage must not take the process down by memory, and losing old exposures is
-   * better than refusing to serve.
+   * Where batches wait while the database cannot take them, replayed when it can. The service
+   * gives a DiskSpool; the default keeps 64 MB in memory (lost with the process).
+   */
+  spool?: Spool;
+  /**
+   * Rows kept in memory before they reach the database or the spool. Past it (the spool's disk
+   * stalls) the oldest rows are dropped and counted: memory must not take the process down.
    */
   maxBuffered?: number;
-  /** Called with the number of rows dropped past maxBuffered (for a metrics counter). */
-  onDrop?: (rows: number) => void;
+  /** A write that has not answered by then is treated as lost and spooled (replay is idempotent). */
+  writeTimeoutMs?: number;
+  /** First wait before replaying the spool, doubled after each failed replay up to replayMaxMs. */
+  replayMinMs?: number;
+  replayMaxMs?: number;
+  observer?: ExposureObserver;
 }
 
 export interface ExposureStats {
   buffered: number;
   written: number;
+  spooled: number;
+  replayed: number;
+  quarantined: number;
   dropped: number;
-  failedFlushes: number;
+  failedWrites: number;
+  /** Rows waiting in the spool. */
+  inSpool: number;
 }
 
-// One INSERT per batch with a fixed seven parameters, whatever the batch size: arrays are
+// One INSERT per batch with a fixed eight parameters, whatever the batch size: arrays are
 // unnested server-side, so no statement ever hits the 65,535-parameter limit. post_ids travel
 // as array literals ('{1,2,3}') because unnest would flatten a two-dimensional int array.
+// ON CONFLICT makes a batch written twice (a reply lost after the commit, a replayed spool
+// segment) insert each exposure once.
 const INSERT = `INSERT INTO exposures
-  (logged_at, request_id, user_id, exp_group, model_version, post_ids, request_time)
-SELECT l, r, u, g, m, p::int[], t
-FROM unnest($1::timestamp[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::timestamp[])
-  AS x(l, r, u, g, m, p, t)`;
+  (logged_at, request_id, user_id, exp_group, model_version, post_ids, request_time, exposure_key)
+SELECT l, r, u, g, m, p::int[], t, k
+FROM unnest($1::timestamp[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::timestamp[],
+            $8::uuid[])
+  AS x(l, r, u, g, m, p, t, k)
+ON CONFLICT (exposure_key) DO NOTHING`;
 
 // The table stores UTC wall-clock time without a zone; we send exactly that text, because a
 // driver serialising a Date would use the process's local zone.
 const utc = (d: Date) => d.toISOString().replace('T', ' ').replace('Z', '');
 
+class WriteTimeoutError extends Error {
+  constructor(ms: number) {
+    super(`exposure write did not answer within ${ms} ms (connection timeout)`);
+    this.name = 'WriteTimeoutError';
+  }
+}
+
 /**
- * Buffers exposures and writes them in batches, off the request path. A failed flush keeps its
- * rows and is retried on the next tick, so a short database outage loses nothing.
+ * Buffers exposures and writes them in batches, off the request path. While the database cannot
+ * take them (down, restarting, a connection killed) batches go to the spool and are replayed,
+ * oldest first and each row exactly once, when it can again; a row the database refuses for good
+ * is quarantined, counted and logged, and the rest move on.
  */
 export class ExposureLogger {
-  private buffer: Exposure[] = [];
+  private buffer: KeyedExposure[] = [];
   private timer: NodeJS.Timeout | undefined;
-  private flushing: Promise<void> | undefined;
+  private replayTimer: NodeJS.Timeout | undefined;
+  private replayDelay: number;
+  private pendingFlush: Promise<void> | undefined;
+  /** Flushes and replays run one at a time, in order. */
+  private lock: Promise<unknown> = Promise.resolve();
   private closed = false;
-  /** After a failed flush, size-triggered flushes wait for the retry timer (no retry storm). */
-  private backoffUntil = 0;
+  /** True while writes go to the spool: from a failed write until the spool is replayed. */
+  private degraded: boolean;
+  private full = false;
+  private readonly spool: Spool;
   private readonly maxBuffered: number;
-  private readonly stats = { written: 0, dropped: 0, failedFlushes: 0 };
+  private readonly stats = {
+    written: 0,
+    spooled: 0,
+    replayed: 0,
+    quarantined: 0,
+    dropped: 0,
+    failedWrites: 0,
+  };
 
   constructor(private readonly opts: ExposureLoggerOptions) {
     this.maxBuffered = opts.maxBuffered ?? Math.max(100_000, opts.batchSize * 10);
+    this.spool = opts.spool ?? new MemorySpool(64 * 1024 * 1024);
+    this.replayDelay = opts.replayMinMs ?? 500;
+    // A previous process may have left rows in a disk spool: replay them before anything else.
+    this.degraded = this.spool.rows > 0;
+    if (this.degraded) {
+      opts.logger.info({
+        msg: 'exposure spool has rows of an earlier run; replaying',
+        rows: this.spool.rows,
+      });
+      this.scheduleReplay(0);
+    }
+    this.report();
   }
 
   log(exposure: Exposure): void {
-    if (this.closed) {
-      // Late answers after close() still matter: keep them, close() drains until empty.
-      this.opts.logger.warn({ msg: 'exposure logged after close', requestId: exposure.requestId });
-    }
-    this.buffer.push(exposure);
+    const row: KeyedExposure = { ...exposure, key: randomUUID() };
+    if (this.closed) return this.logAfterClose(row);
+    this.buffer.push(row);
     if (this.buffer.length > this.maxBuffered) {
       const drop = this.buffer.length - this.maxBuffered;
       this.buffer.splice(0, drop);
-      this.stats.dropped += drop;
-      this.opts.onDrop?.(drop);
-      this.opts.logger.error({ msg: 'exposure buffer full, oldest rows dropped', dropped: drop });
+      this.drop('memory_full', drop, { maxBuffered: this.maxBuffered });
     }
-    if (this.buffer.length >= this.opts.batchSize && Date.now() >= this.backoffUntil) void this.flush();
+    if (this.buffer.length >= this.opts.batchSize) void this.flush();
     else this.arm();
   }
 
-  /** Writes everything buffered now (in batches); resolves when done or when a batch failed. */
+  /** Writes (or spools) everything buffered now, in batches; resolves when done. */
   flush(): Promise<void> {
-    if (this.flushing) return this.flushing;
     this.disarm();
-    this.flushing = this.drain().finally(() => {
-      this.flushing = undefined;
-      if (this.buffer.length > 0 && !this.closed) this.arm();
+    this.pendingFlush ??= this.exclusive(async () => {
+      this.pendingFlush = undefined;
+      await this.drain();
     });
-    return this.flushing;
+    return this.pendingFlush;
   }
 
   /**
-   * Stops the timer and writes every buffered row, retrying failed batches until `timeoutMs`.
-   * Resolves with what is left unwritten (0 unless the database stayed down).
+   * Stops the timers, writes every buffered row and tries to replay the spool until `timeoutMs`.
+   * Rows still in a disk spool wait there for the next start. Resolves with the rows lost: those
+   * left in a spool that does not outlive the process (0 with a disk spool).
    */
   async close(timeoutMs = 10_000): Promise<number> {
     this.closed = true;
     this.disarm();
+    this.clearReplay();
     const until = Date.now() + timeoutMs;
+    await this.flush();
+    if (this.spool.rows > 0) await this.exclusive(() => this.replayAll());
+    // Rows in a disk spool are safe as they are; only a memory spool is worth waiting for.
     let backoff = 50;
-    while (this.buffer.length > 0 || this.flushing) {
-      await this.flush();
-      if (this.buffer.length === 0) break;
-      if (Date.now() + backoff > until) break;
+    while (!this.spool.durable && this.spool.rows > 0 && Date.now() + backoff <= until) {
       await new Promise((r) => setTimeout(r, backoff));
       backoff = Math.min(backoff * 2, 1_000);
+      await this.exclusive(() => this.replayAll());
     }
-    const lost = this.buffer.length;
-    if (lost > 0) {
-      this.opts.logger.error({ msg: 'exposures not written at close', lost });
+    const left = this.spool.rows;
+    if (left === 0) return 0;
+    if (this.spool.durable) {
+      this.opts.logger.warn({
+        msg: 'exposures left in the spool; the next start replays them',
+        rows: left,
+        spool: this.spool.where,
+      });
+      return 0;
     }
-    return lost;
+    this.opts.logger.error({ msg: 'exposures not written at close', lost: left });
+    return left;
   }
 
   getStats(): ExposureStats {
-    return { buffered: this.buffer.length, ...this.stats };
+    return { buffered: this.buffer.length, inSpool: this.spool.rows, ...this.stats };
+  }
+
+  // ---------- writing ----------
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn);
+    this.lock = run.catch(() => undefined);
+    return run;
   }
 
   private async drain(): Promise<void> {
     while (this.buffer.length > 0) {
       const batch = this.buffer.splice(0, this.opts.batchSize);
-      try {
-        await this.insert(batch);
-        this.stats.written += batch.length;
-      } catch (err) {
-        // Put the rows back in front, in order: the next tick (or close) retries them.
-        this.buffer.unshift(...batch);
-        this.stats.failedFlushes += 1;
-        this.backoffUntil = Date.now() + this.opts.flushMs;
-        this.opts.logger.warn({
-          msg: 'exposure flush failed, will retry',
-          rows: batch.length,
-          buffered: this.buffer.length,
-          err,
-        });
-        return;
-      }
+      const left = this.degraded ? batch : await this.insertIsolating(batch);
+      if (left.length > 0) await this.spill(left);
     }
   }
 
-  private insert(batch: Exposure[]): Promise<unknown> {
-    return this.opts.db.query(INSERT, [
+  /**
+   * Inserts rows. A batch the database refuses is split until each refused row stands alone and
+   * is quarantined; the others are written. Resolves with the rows not written because the
+   * database could not be reached (in order; the writer spools them), [] when all were handled.
+   */
+  private async insertIsolating(rows: KeyedExposure[]): Promise<KeyedExposure[]> {
+    const todo = [rows];
+    while (todo.length > 0) {
+      const part = todo.pop()!;
+      try {
+        await this.insert(part);
+        this.stats.written += part.length;
+      } catch (err) {
+        this.stats.failedWrites += 1;
+        if (isConnectionError(err)) {
+          this.enterDegraded(err, part.length);
+          return [part, ...todo.reverse()].flat();
+        }
+        if (part.length === 1) await this.quarantine(part, err);
+        else {
+          const mid = part.length >> 1;
+          todo.push(part.slice(mid), part.slice(0, mid));
+        }
+      }
+    }
+    return [];
+  }
+
+  private async insert(batch: KeyedExposure[]): Promise<void> {
+    const ms = this.opts.writeTimeoutMs ?? 5_000;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new WriteTimeoutError(ms)), ms);
+    });
+    const write = this.opts.db.query(INSERT, [
       batch.map((e) => utc(e.loggedAt)),
       batch.map((e) => e.requestId),
       batch.map((e) => e.userId),
@@ -155,7 +252,177 @@ export class ExposureLogger {
       batch.map((e) => e.modelVersion),
       batch.map((e) => `{${e.postIds.join(',')}}`),
       batch.map((e) => utc(e.requestTime)),
+      batch.map((e) => e.key),
     ]);
+    // A write that answers after its timeout may have committed: the spooled copy then meets
+    // ON CONFLICT DO NOTHING when it is replayed.
+    write.catch(() => undefined);
+    try {
+      await Promise.race([write, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private enterDegraded(err: unknown, rows: number): void {
+    if (this.degraded) return;
+    this.degraded = true;
+    this.opts.logger.warn({
+      msg: 'exposures cannot reach the database; spooling them until it is back',
+      rows,
+      spool: this.spool.where,
+      err,
+    });
+    this.scheduleReplay(this.opts.replayMinMs ?? 500);
+  }
+
+  private async spill(rows: KeyedExposure[]): Promise<void> {
+    let ok: boolean;
+    try {
+      ok = await this.spool.append(rows);
+    } catch (err) {
+      this.drop('spool_error', rows.length, { err });
+      return;
+    }
+    if (!ok) {
+      this.drop('spool_full', rows.length, { maxBytes: this.spool.maxBytes });
+      return;
+    }
+    this.stats.spooled += rows.length;
+    this.opts.observer?.exposuresSpooled(rows.length);
+    this.report();
+  }
+
+  private async quarantine(rows: KeyedExposure[], err: unknown): Promise<void> {
+    const reason = err instanceof Error ? err.message : String(err);
+    try {
+      await this.spool.quarantine(rows, reason);
+    } catch (e) {
+      this.opts.logger.error({ msg: 'cannot write the exposure quarantine', err: e });
+    }
+    this.stats.quarantined += rows.length;
+    this.opts.observer?.exposuresQuarantined(rows.length);
+    this.opts.logger.error({
+      msg: 'exposure refused by the database; quarantined, the others go on',
+      requestIds: rows.map((r) => r.requestId),
+      spool: this.spool.where,
+      err,
+    });
+  }
+
+  private drop(reason: DropReason, rows: number, fields: Record<string, unknown>): void {
+    this.stats.dropped += rows;
+    this.opts.observer?.exposuresDroppedFor(reason, rows);
+    // One line when the spool fills up, not one per batch: the metric counts every row.
+    if (reason === 'spool_full' && this.full) return;
+    if (reason === 'spool_full') this.full = true;
+    this.opts.logger.error({
+      msg:
+        reason === 'spool_full'
+          ? 'exposure spool full: new exposures are dropped until the database takes the spool'
+          : reason === 'memory_full'
+            ? 'exposure buffer full, oldest rows dropped'
+            : reason === 'after_close'
+              ? 'exposure logged after close was lost: no disk spool and the database did not take it'
+              : 'exposures could not be spooled and were dropped',
+      dropped: rows,
+      spool: this.spool.where,
+      ...fields,
+    });
+    this.report();
+  }
+
+  // ---------- replay ----------
+
+  private scheduleReplay(ms: number): void {
+    if (this.replayTimer || this.closed) return;
+    this.replayTimer = setTimeout(() => {
+      this.replayTimer = undefined;
+      void this.exclusive(() => this.replayAll()).then((done) => {
+        if (!done) {
+          this.replayDelay = Math.min(this.replayDelay * 2, this.opts.replayMaxMs ?? 5_000);
+          this.scheduleReplay(this.replayDelay);
+        }
+      });
+    }, ms);
+    // The replay timer alone must not keep a finished process alive.
+    this.replayTimer.unref();
+  }
+
+  private clearReplay(): void {
+    if (this.replayTimer) clearTimeout(this.replayTimer);
+    this.replayTimer = undefined;
+  }
+
+  /** Replays the spool oldest first; true when it is empty and writes go to the database again. */
+  private async replayAll(): Promise<boolean> {
+    let replayed = 0;
+    for (;;) {
+      let seg;
+      try {
+        seg = await this.spool.oldest();
+      } catch (err) {
+        this.opts.logger.error({ msg: 'cannot read the exposure spool', spool: this.spool.where, err });
+        return false;
+      }
+      if (!seg) break;
+      const before = this.stats.written;
+      const left = await this.insertIsolating(seg.rows);
+      const done = this.stats.written - before;
+      this.stats.replayed += done;
+      replayed += done;
+      this.opts.observer?.exposuresReplayed(done);
+      await this.spool.settle(seg.id, left);
+      this.report();
+      if (left.length > 0) return false;
+      // Between segments, rows answered meanwhile reach the spool too (the writer is degraded).
+      if (this.buffer.length >= this.opts.batchSize) await this.drain();
+    }
+    if (this.degraded || replayed > 0)
+      this.opts.logger.info({
+        msg: 'exposure spool replayed; writing to the database again',
+        rows: replayed,
+      });
+    this.degraded = false;
+    this.full = false;
+    this.replayDelay = this.opts.replayMinMs ?? 500;
+    this.report();
+    if (this.buffer.length > 0) this.arm();
+    return true;
+  }
+
+  // ---------- after close ----------
+
+  /**
+   * A late answer after close() (a drain that timed out): spooled to disk for the next start, or
+   * without a disk spool written at once if the database still takes it. Never dropped unsaid.
+   */
+  private logAfterClose(row: KeyedExposure): void {
+    const fields = { requestId: row.requestId, spool: this.spool.where, afterClose: true };
+    if (this.spool.durable) {
+      try {
+        if (this.spool.appendSync([row])) {
+          this.stats.spooled += 1;
+          this.opts.observer?.exposuresSpooled(1);
+          this.opts.logger.warn({
+            msg: 'exposure logged after close; spooled for the next start',
+            ...fields,
+          });
+          return;
+        }
+        this.drop('spool_full', 1, fields);
+      } catch (err) {
+        this.drop('spool_error', 1, { ...fields, err });
+      }
+      return;
+    }
+    void this.exclusive(async () => {
+      if ((await this.insertIsolating([row])).length > 0) this.drop('after_close', 1, fields);
+    });
+  }
+
+  private report(): void {
+    this.opts.observer?.spoolState({ rows: this.spool.rows, bytes: this.spool.bytes, full: this.full });
   }
 
   private arm(): void {

@@ -7,6 +7,8 @@ import {
   text,
   timestamp,
   bigint,
+  uniqueIndex,
+  uuid,
   jsonb,
   real,
 } from 'drizzle-orm/pg-core';
@@ -70,8 +72,14 @@ export const exposures = pgTable(
     model_version: text('model_version').notNull(),
     post_ids: integer('post_ids').array().notNull(),
     request_time: timestamp('request_time', { mode: 'date' }).notNull(),
+    /**
+     * Given by the service when the answer is logged, unique: a batch written twice (a retry after
+     * a lost reply, a spool replayed after a crash) inserts each exposure once. Not the request id,
+     * which clients may choose and repeat.
+     */
+    exposure_key: uuid('exposure_key').notNull().defaultRandom(),
   },
-  (t) => [index('exposures_user_idx').on(t.user_id)],
+  (t) => [index('exposures_user_idx').on(t.user_id), uniqueIndex('exposures_key_idx').on(t.exposure_key)],
 );
 
 // ---------- Precomputed feature tables, built by `feedrec features` from the three tables ----------

@@ -44,7 +44,43 @@ export class Metrics {
   });
   readonly exposuresDropped = new Counter({
     name: 'feedrec_exposures_dropped_total',
-    help: 'Exposure rows dropped because the buffer was full while the database failed',
+    help: 'Exposure rows lost, by reason (spool_full: the spool reached its size while the database was away)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly exposuresSpooledTotal = new Counter({
+    name: 'feedrec_exposures_spooled_total',
+    help: 'Exposure rows written to the spool because the database could not take them',
+    registers: [this.registry],
+  });
+  readonly exposuresReplayedTotal = new Counter({
+    name: 'feedrec_exposures_replayed_total',
+    help: 'Spooled exposure rows written to the database once it was back',
+    registers: [this.registry],
+  });
+  readonly exposuresQuarantinedTotal = new Counter({
+    name: 'feedrec_exposures_quarantined_total',
+    help: 'Exposure rows the database refused for good, kept in the spool folder quarantine file',
+    registers: [this.registry],
+  });
+  readonly spoolRows = new Gauge({
+    name: 'feedrec_exposure_spool_rows',
+    help: 'Exposure rows waiting in the spool for the database',
+    registers: [this.registry],
+  });
+  readonly spoolBytes = new Gauge({
+    name: 'feedrec_exposure_spool_bytes',
+    help: 'Bytes the spool folder holds (its bound is FEEDREC_SPOOL_MAX_MB)',
+    registers: [this.registry],
+  });
+  readonly spoolFull = new Gauge({
+    name: 'feedrec_exposure_spool_full',
+    help: '1 while the spool is full and new exposures are dropped, else 0',
+    registers: [this.registry],
+  });
+  readonly workerErrors = new Counter({
+    name: 'feedrec_worker_errors_total',
+    help: 'Ranking worker failures outside any task (the pool replaces the worker)',
     registers: [this.registry],
   });
   readonly batchSize = new Histogram({
@@ -110,6 +146,28 @@ export class Metrics {
   servingModels(labels: string[]): void {
     this.modelInfo.reset();
     for (const model of labels) this.modelInfo.set({ model }, 1);
+  }
+
+  exposuresSpooled(rows: number): void {
+    this.exposuresSpooledTotal.inc(rows);
+  }
+
+  exposuresReplayed(rows: number): void {
+    this.exposuresReplayedTotal.inc(rows);
+  }
+
+  exposuresQuarantined(rows: number): void {
+    this.exposuresQuarantinedTotal.inc(rows);
+  }
+
+  exposuresDroppedFor(reason: string, rows: number): void {
+    this.exposuresDropped.inc({ reason }, rows);
+  }
+
+  spoolState(state: { rows: number; bytes: number; full: boolean }): void {
+    this.spoolRows.set(state.rows);
+    this.spoolBytes.set(state.bytes);
+    this.spoolFull.set(state.full ? 1 : 0);
   }
 
   get contentType(): string {

@@ -1,4 +1,5 @@
-import { ExposureLogger } from '../ab/index.js';
+import path from 'node:path';
+import { DiskSpool, ExposureLogger } from '../ab/index.js';
 import { ensureData } from '../cli/bootstrap.js';
 import { databaseOptions } from '../cli/common.js';
 import type { Config } from '../config/index.js';
@@ -103,8 +104,13 @@ export async function buildService(cfg: Config, opts: ServiceOptions = {}): Prom
       db,
       flushMs: cfg.serving.exposureFlushMs,
       batchSize: cfg.serving.exposureBatch,
+      writeTimeoutMs: cfg.serving.exposureWriteTimeoutMs,
+      spool: new DiskSpool(
+        cfg.serving.spoolDir ?? path.join(cfg.dataDir, 'exposure-spool'),
+        cfg.serving.spoolMaxMb * 1024 * 1024,
+      ),
       logger,
-      onDrop: (n) => metrics.exposuresDropped.inc(n),
+      observer: metrics,
     });
     const app = createApp({
       config: cfg,
