@@ -431,6 +431,7 @@ async function main(): Promise<void> {
       script(),
     ]);
     rss.stop();
+    const lb = await haproxyRetries(port + 99);
     // down drains every replica, which flushes its exposures.
     const down = await sh('down');
     if (down.code !== 0) log(`down: ${down.err}`);
@@ -470,6 +471,7 @@ async function main(): Promise<void> {
       machine: machineDetails(),
       ...report,
       verified,
+      haproxy: lb,
     };
     const out = path.join(root, 'bench', 'results', `ops-${name}${values.suffix}`);
     mkdirSync(path.dirname(out), { recursive: true });
@@ -609,7 +611,28 @@ async function verify(ranker: Ranker, answers: Answer[], events: Event[], sample
   return counts;
 }
 
+/**
+ * What HAProxy did behind the answers: requests it sent again (wretr) and sent again to another
+ * replica (wredis), e.g. to a replica that had just stopped listening to drain.
+ */
+async function haproxyRetries(
+  statsPort: number,
+): Promise<Record<string, { retries: number; redispatches: number }>> {
+  const csv = await (await fetch(`http://127.0.0.1:${statsPort}/stats;csv`)).text();
+  const [header, ...rows] = csv.trim().split('\n');
+  const cols = header!.replace(/^# /, '').split(',');
+  const at = (name: string) => cols.indexOf(name);
+  const out: Record<string, { retries: number; redispatches: number }> = {};
+  for (const row of rows) {
+    const f = row.split(',');
+    if (f[0] !== 'replicas') continue;
+    out[f[1]!] = { retries: Number(f[at('wretr')] || 0), redispatches: Number(f[at('wredis')] || 0) };
+  }
+  return out;
+}
+
 type Result = ReturnType<typeof analyse> & {
+  haproxy: Awaited<ReturnType<typeof haproxyRetries>>;
   startedAt: string;
   scenario: string;
   command: string;
@@ -655,6 +678,11 @@ function markdown(r: Result): string {
     `| exposures in Postgres | ${r.exposures.rows.toLocaleString('en')} rows for ${r.exposures.abAnswers.toLocaleString('en')} A/B answers; answers without an identical row (version, group, posts): **${r.exposures.mismatched}** |`,
     `| one version per answer | ${r.verified.answers.toLocaleString('en')} answers ranked again offline by both versions (all ${r.verified.nearSwitch.toLocaleString('en')} within 2 s of a switch + a uniform sample): exactly the header's version's posts: ${r.verified.asHeaderSays}; the other version's: ${r.verified.asOtherVersion}; neither (a mix): **${r.verified.neither}**; both versions rank the same: ${r.verified.bothVersionsAgree} |`,
     `| same group on every replica | ${r.groups.users.toLocaleString('en')} users, ${r.groups.usersOnSeveralReplicas.toLocaleString('en')} answered by more than one replica; users with more than one group: **${r.groups.usersWithSeveralGroups}** |`,
+    `| HAProxy retries (another try of a GET whose connection to a replica failed) | ${Object.entries(
+      r.haproxy,
+    )
+      .map(([k, v]) => `${k}: ${v.retries} retried, ${v.redispatches} to another replica`)
+      .join('; ')} |`,
     `| answers per replica | ${Object.entries(r.servedBy)
       .map(([k, v]) => `${k}: ${v}`)
       .join(', ')} |`,
