@@ -84,6 +84,10 @@ export class RankerPool {
       idleTimeout: 2 ** 31 - 1,
       // The default queue is not first-in-first-out under load; latency tails grow without this.
       stricterFIFO: true,
+      // close() runs only after every batch settled, so Piscina's own wait ends at once; but its
+      // timeout timer keeps the closed pool (and the feature store in workerData) reachable until
+      // it fires: with the default 30 s, each reload within 30 s held one more store.
+      closeTimeout: 1_000,
       workerData,
     });
     let warm: WarmupResult[];
