@@ -384,6 +384,7 @@ async function main(): Promise<void> {
     const publishNew = () => {
       for (const g of GROUPS) publish(newDir(g), modelsDir, g, newVersion);
     };
+    let reloads = 0;
     const reloadReplica = async (i: number) => {
       const startMs = now();
       const res = await fetch(`http://127.0.0.1:${port + i}/admin/reload`, {
@@ -391,7 +392,12 @@ async function main(): Promise<void> {
         headers: { authorization: `Bearer ${token}` },
       });
       const detail = { status: res.status, body: await res.json() };
-      events.push({ name: `reload r${i}`, startMs, endMs: now(), detail });
+      events.push({
+        name: `reload r${i}${name === 'reloads' ? ` #${++reloads}` : ''}`,
+        startMs,
+        endMs: now(),
+        detail,
+      });
       log(`${name}: reload r${i} → ${res.status} in ${Math.round(now() - startMs)} ms`);
     };
     const script = async () => {
@@ -401,6 +407,14 @@ async function main(): Promise<void> {
         await reloadReplica(1);
         await sleep(Math.max(0, ms * 0.6 - now()));
         for (let i = 2; i <= replicas; i++) await reloadReplica(i);
+      } else if (name === 'reloads') {
+        // Memory across repeated reloads of one replica: each loads a fresh snapshot again.
+        await sleep(5000);
+        publishNew();
+        for (let k = 0; now() < ms - 12_000; k++) {
+          await reloadReplica(1);
+          await sleep(6000);
+        }
       } else if (name === 'roll') {
         await sleep(ms * 0.2);
         publishNew();
@@ -414,7 +428,7 @@ async function main(): Promise<void> {
         });
         log(`${name}: roll exited ${r.code} after ${Math.round(now() - startMs)} ms`);
         if (r.code !== 0) throw new Error(`roll failed:\n${r.err}`);
-      } else throw new Error(`unknown scenario ${name} (reload, roll)`);
+      } else throw new Error(`unknown scenario ${name} (reload, roll, reloads)`);
     };
     log(`${name}: ${conns} connections for ${ms / 1000} s through http://127.0.0.1:${port}`);
     t0 = performance.now();
@@ -533,18 +547,28 @@ function analyse(r: {
     return { second: s, ...latency(inS), versions: v };
   });
 
-  const memory = [...new Set(r.rss.map((s) => s.replica))].sort().map((replica) => {
+  // Per event and replica: the largest RSS in the 5 s before it, and during it (+5 s after).
+  const max = (xs: { rssMb: number }[]) => (xs.length ? Math.max(...xs.map((s) => s.rssMb)) : null);
+  const memory = events.flatMap((e) => {
+    const own = /^reload r(\d+)/.exec(e.name);
+    const replicas = [...new Set(r.rss.map((s) => s.replica))].filter((i) => !own || i === Number(own[1]));
+    return replicas.sort().map((replica) => {
+      const mine = r.rss.filter((s) => s.replica === replica);
+      return {
+        event: e.name,
+        replica,
+        beforeEventMb: max(mine.filter((s) => s.t < e.startMs && s.t > e.startMs - 5000)),
+        peakDuringEventMb: max(mine.filter((s) => s.t >= e.startMs && s.t <= e.endMs + 5000)),
+        afterEventMb: mine.filter((s) => s.t <= e.endMs + 5000).at(-1)?.rssMb ?? null,
+      };
+    });
+  });
+  const memoryRun = [...new Set(r.rss.map((s) => s.replica))].sort().map((replica) => {
     const mine = r.rss.filter((s) => s.replica === replica);
-    const ev =
-      events.find((e) => e.name === `reload r${replica}`) ?? events.find((e) => e.name === 'rolling restart');
-    const before = ev ? mine.filter((s) => s.t < ev.startMs && s.t > ev.startMs - 5000) : [];
-    const during = ev ? mine.filter((s) => s.t >= ev.startMs && s.t <= ev.endMs + 5000) : [];
-    const max = (xs: typeof mine) => (xs.length ? Math.max(...xs.map((s) => s.rssMb)) : null);
     return {
       replica,
-      beforeEventMb: max(before),
-      peakDuringEventMb: max(during),
-      peakWholeRunMb: max(mine),
+      firstMb: mine[0]?.rssMb ?? null,
+      peakMb: max(mine),
       lastMb: mine.at(-1)?.rssMb ?? null,
     };
   });
@@ -564,6 +588,7 @@ function analyse(r: {
     servedBy,
     events: events.map((e) => ({ ...e, window: latency(window(e)) })),
     memory,
+    memoryRun,
     timeline,
   };
 }
@@ -652,7 +677,9 @@ function markdown(r: Result): string {
   const title =
     r.scenario === 'reload'
       ? 'a model reload in each replica, one after the other'
-      : 'a rolling restart of every replica';
+      : r.scenario === 'reloads'
+        ? 'repeated reloads of one replica (memory)'
+        : 'a rolling restart of every replica';
   const lines = [
     `# Operations benchmark: ${title}`,
     '',
@@ -696,12 +723,14 @@ function markdown(r: Result): string {
     '',
     'Memory of each replica (RSS of the whole process, all threads, sampled every 100 ms):',
     '',
-    '| replica | before the event (max of 5 s) MB | peak during it (+5 s) MB | peak of the run MB | at the end MB |',
-    '|---|--:|--:|--:|--:|',
+    '| event | replica | before it (max of 5 s) MB | peak during it (+5 s) MB | 5 s after it MB |',
+    '|---|---|--:|--:|--:|',
     ...r.memory.map(
       (x) =>
-        `| r${x.replica} | ${x.beforeEventMb ?? '–'} | ${x.peakDuringEventMb ?? '–'} | ${x.peakWholeRunMb ?? '–'} | ${x.lastMb ?? '–'} |`,
+        `| ${x.event} | r${x.replica} | ${x.beforeEventMb ?? '–'} | ${x.peakDuringEventMb ?? '–'} | ${x.afterEventMb ?? '–'} |`,
     ),
+    '',
+    `Whole run: ${r.memoryRun.map((x) => `r${x.replica} ${x.firstMb} MB at the start, peak ${x.peakMb} MB, ${x.lastMb} MB at the end`).join('; ')}.`,
     '',
     'Per second (answers, p99 ms, versions): ' +
       r.timeline
