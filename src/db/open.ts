@@ -59,6 +59,8 @@ export interface OpenOptions {
 }
 
 const MIGRATIONS = () => path.join(projectRoot(), 'drizzle');
+/** Advisory lock key held while migrating Postgres (any constant no other code uses). */
+const MIGRATION_LOCK = 7_212_010;
 
 const copyColumns = (table: string, columns: readonly string[]) =>
   `COPY ${table} (${columns.map((c) => `"${c}"`).join(', ')}) FROM STDIN WITH (FORMAT csv)`;
@@ -71,7 +73,14 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
   if (opts.migrate !== false) {
     try {
       if (db.kind === 'pglite') await migratePglite(db.orm as never, { migrationsFolder: MIGRATIONS() });
-      else await migratePg(db.orm as never, { migrationsFolder: MIGRATIONS() });
+      else
+        // Replicas of one deployment start together and each migrates on open: concurrent DDL of
+        // the same migration fails (3 of 4 openers did in a test). One transaction-scoped advisory
+        // lock makes them take turns; the later ones find the migrations applied.
+        await db.transaction(async (tx) => {
+          await tx.query('select pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+          await migratePg(db.orm as never, { migrationsFolder: MIGRATIONS() });
+        });
     } catch (err) {
       await db.close();
       throw new DatabaseUnavailableError(
