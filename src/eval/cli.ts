@@ -25,10 +25,18 @@ interface CheckFlags extends DataFlags {
 }
 
 function parseWorld(s: string): WorldSpec {
-  const [scale, seed] = s.split(':');
-  if (!['tiny', 'demo', 'full'].includes(scale ?? '') || !/^\d+$/.test(seed ?? ''))
-    throw new ValidationError(`--world expects scale:seed such as demo:1, got ${JSON.stringify(s)}`);
-  return { scale: scale as WorldSpec['scale'], seed: Number(seed) };
+  const [scale, seed, exposure, ...rest] = s.split(':');
+  if (
+    !['tiny', 'demo', 'full'].includes(scale ?? '') ||
+    !/^\d+$/.test(seed ?? '') ||
+    ![undefined, 'random', 'taste'].includes(exposure) ||
+    rest.length > 0
+  )
+    throw new ValidationError(
+      `--world expects scale:seed[:exposure] such as demo:1 or demo:1:taste, got ${JSON.stringify(s)}`,
+    );
+  const spec: WorldSpec = { scale: scale as WorldSpec['scale'], seed: Number(seed) };
+  return exposure === 'taste' ? { ...spec, exposure } : spec;
 }
 
 export function registerCheckCommand(program: Command): void {
@@ -49,7 +57,10 @@ export function registerCheckCommand(program: Command): void {
         'hold-out mode even on a simulated world: hits are logged likes in the held-out days (no ground truth)',
       )
       .option('--allow-overlap', 'hold-out mode: also score models trained on the held-out days')
-      .option('--world <scale:seed>', 'score against this world without opening the database (with --url)')
+      .option(
+        '--world <scale:seed[:exposure]>',
+        'score against this world without opening the database (with --url)',
+      )
       .option('--out <prefix>', 'write <prefix>.json and <prefix>.md')
       .option('--json', 'print one JSON object instead of the table'),
   ).action(async (flags: CheckFlags) => {

@@ -133,7 +133,7 @@ export async function runCheck(db: Database | undefined, opts: CheckOptions): Pr
 
   const report: CheckReport = {
     checker: { seed: opts.seed, requests: reqs.length, mode: 'ground-truth' },
-    world: { seed: spec.seed, scale: spec.scale },
+    world: { seed: spec.seed, scale: spec.scale, ...(spec.exposure ? { exposure: spec.exposure } : {}) },
     ranking: { candidates: opts.candidates, rankAll: opts.rankAll },
     policies: {},
   };
@@ -193,7 +193,7 @@ export function reportMarkdown(r: CheckReport): string {
   const lines = [
     `Checker seed ${r.checker.seed}, ${r.checker.requests} hidden requests; ` +
       (r.world
-        ? `world ${r.world.scale} seed ${r.world.seed}; `
+        ? `world ${r.world.scale} seed ${r.world.seed}${r.world.exposure ? ` (${r.world.exposure} exposure)` : ''}; `
         : `hold-out: hits = likes in the last ${r.checker.holdoutDays} days of the log ` +
           `(${r.checker.holdout?.start ?? '?'} … ${r.checker.holdout?.end ?? '?'}); `) +
       `ranking ${r.ranking.rankAll ? 'every post' : `two-stage, ${r.ranking.candidates} candidates`}.`,

@@ -41,7 +41,7 @@ export interface CheckReport {
     holdout?: HoldoutWindow;
   };
   /** The simulated world scored against; null on imported real tables (hold-out mode). */
-  world: { seed: number; scale: string } | null;
+  world: { seed: number; scale: string; exposure?: string } | null;
   ranking: { candidates: number; rankAll: boolean };
   policies: Record<
     string,

@@ -7,6 +7,8 @@ export const SCALES: readonly Scale[] = ['tiny', 'demo', 'full'];
 export interface WorldSpec {
   seed: number;
   scale: Scale;
+  /** How views come about (src/world/exposure.ts); absent means the random feed. */
+  exposure?: 'random' | 'taste';
 }
 
 /** Bump when the same seed would produce different tables or a different ground truth. */

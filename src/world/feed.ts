@@ -68,6 +68,8 @@ export class FeedGenerator {
     }
     if (nViews > this.views.length) this.views = new Int32Array(nViews);
     const views = this.views.subarray(0, nViews);
+    const exposure = w.exposure;
+    exposure?.forUser(u);
 
     // View times come in sessions of a few minutes at random days and (active) hours.
     let k = 0;
@@ -102,7 +104,11 @@ export class FeedGenerator {
     for (let i = 0; i < nViews; i++) {
       const t = views[i]!;
       const p =
-        i > 0 && rng.next() < PARAMS.repeatViewShare ? post[n - 1 - rng.int(n)]! : w.feedPosts.draw(rng);
+        i > 0 && rng.next() < PARAMS.repeatViewShare
+          ? post[n - 1 - rng.int(n)]!
+          : exposure
+            ? exposure.draw(rng)
+            : w.feedPosts.draw(rng);
       const day = (t / 86_400) | 0;
       const hour = ((t - day * 86_400) / 3600) | 0;
       const k2 = topic[p]!;

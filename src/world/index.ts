@@ -2,6 +2,7 @@
 export { PERIOD, TOPICS, GENERATOR_VERSION, SCALE_SIZES, REAL } from './constants.js';
 export type { Scale, WorldSpec, ScaleSize } from './constants.js';
 export { createWorld } from './world.js';
+export { EXPOSURES, TASTE_EXPOSURE, type Exposure } from './exposure.js';
 export type { World } from './world.js';
 export type { WorldUser } from './users.js';
 export type { WorldPost } from './posts.js';

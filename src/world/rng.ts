@@ -26,6 +26,7 @@ export const STREAM = {
   feed: 5,
   cities: 6,
   ids: 7,
+  exposure: 8,
 } as const;
 
 /** sfc32: 128-bit state, passes PractRand far beyond what we draw, ~1 ns per number. */

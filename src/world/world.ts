@@ -1,4 +1,5 @@
 import { SCALES, type WorldSpec } from './constants.js';
+import { EXPOSURES, TasteExposure } from './exposure.js';
 import { generatePosts, type PostCodes, type WorldPost } from './posts.js';
 import { AliasTable } from './rng.js';
 import { Truth } from './truth.js';
@@ -41,6 +42,8 @@ export class WorldModel implements World {
   readonly postIds: Int32Array;
   /** Draws the (nearly random) post a feed shows. */
   readonly feedPosts: AliasTable;
+  /** What users open in a taste world; null for the random feed. */
+  readonly exposure: TasteExposure | null;
 
   constructor(readonly spec: WorldSpec) {
     const u = generateUsers(spec);
@@ -53,6 +56,7 @@ export class WorldModel implements World {
     this.userIds = Int32Array.from(this.users, (x) => x.userId);
     this.postIds = Int32Array.from(this.posts, (x) => x.postId);
     this.feedPosts = new AliasTable(p.codes.viewWeight);
+    this.exposure = spec.exposure === 'taste' ? new TasteExposure(this) : null;
   }
 
   userIndex(userId: number): number {
@@ -77,6 +81,15 @@ export function validateSpec(spec: WorldSpec): void {
     throw new ValidationError(`unknown scale ${JSON.stringify(spec.scale)} (tiny, demo or full)`);
   if (!Number.isSafeInteger(spec.seed) || spec.seed < 0)
     throw new ValidationError(`seed must be a non-negative integer, got ${spec.seed}`);
+  if (spec.exposure !== undefined && !EXPOSURES.includes(spec.exposure))
+    throw new ValidationError(`unknown exposure ${JSON.stringify(spec.exposure)} (random or taste)`);
+}
+
+/** The spec with only its own fields; the random feed (the default) is left implicit. */
+export function normalSpec(spec: WorldSpec): WorldSpec {
+  return spec.exposure === 'taste'
+    ? { seed: spec.seed, scale: spec.scale, exposure: 'taste' }
+    : { seed: spec.seed, scale: spec.scale };
 }
 
 /** Builds the world of a seed and scale: pure, deterministic, no feed log (that is generated on demand). */
@@ -86,5 +99,5 @@ export function createWorld(spec: WorldSpec): World {
 
 export function createWorldModel(spec: WorldSpec): WorldModel {
   validateSpec(spec);
-  return new WorldModel({ seed: spec.seed, scale: spec.scale });
+  return new WorldModel(normalSpec(spec));
 }

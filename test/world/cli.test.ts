@@ -19,6 +19,7 @@ describe('feedrec world', () => {
     expect(out).toMatch(/--scale/);
     expect(out).toMatch(/--seed/);
     expect(out).toMatch(/--force/);
+    expect(out).toMatch(/--exposure <mode>.*random.*taste/s);
     expect(out).toMatch(/--data-dir/);
   });
 

@@ -2,7 +2,13 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/index.js';
 import { FeedrecError } from '../../src/errors/index.js';
-import { createWorld, readWorldSpec, regeneratedLikes, writeWorld } from '../../src/world/index.js';
+import {
+  createWorld,
+  readWorldSpec,
+  regeneratedLikes,
+  writeWorld,
+  type World,
+} from '../../src/world/index.js';
 import { feedStats } from '../../src/world/stats.js';
 import { createWorldModel } from '../../src/world/world.js';
 import { dbVariants } from '../helpers/db.js';
@@ -16,6 +22,17 @@ async function dumpHash(db: Database): Promise<string> {
   ])
     for await (const chunk of db.copyOut(select)) h.update(chunk);
   return h.digest('hex');
+}
+
+/** The likes the checker regenerates from the world's spec are exactly the logged ones. */
+async function expectRegeneratedLikes(db: Database, world: World, ui: number): Promise<void> {
+  const rows = await db.query<{ post_id: number; ms: string }>(
+    `select post_id, (extract(epoch from timestamp) * 1000)::bigint::text ms from feed_data
+     where user_id = $1 and action = 'like' order by timestamp, post_id`,
+    [world.users[ui]!.userId],
+  );
+  const regen = regeneratedLikes(world, ui).sort((a, b) => a.tMs - b.tMs || a.postId - b.postId);
+  expect(regen).toEqual(rows.map((r) => ({ postId: r.post_id, tMs: Number(r.ms) })));
 }
 
 describe.each(dbVariants)('writing a world into $name', (variant) => {
@@ -63,15 +80,7 @@ describe.each(dbVariants)('writing a world into $name', (variant) => {
 
   it.skipIf(variant.skip)("regenerates any user's likes from the seed exactly as written", async () => {
     const world = createWorld({ seed: 3, scale: 'tiny' });
-    for (const ui of [0, 150, 299]) {
-      const rows = await db.query<{ post_id: number; ms: string }>(
-        `select post_id, (extract(epoch from timestamp) * 1000)::bigint::text ms from feed_data
-         where user_id = $1 and action = 'like' order by timestamp, post_id`,
-        [world.users[ui]!.userId],
-      );
-      const regen = regeneratedLikes(world, ui).sort((a, b) => a.tMs - b.tMs || a.postId - b.postId);
-      expect(regen).toEqual(rows.map((r) => ({ postId: r.post_id, tMs: Number(r.ms) })));
-    }
+    for (const ui of [0, 150, 299]) await expectRegeneratedLikes(db, world, ui);
   });
 
   it.skipIf(variant.skip)('refuses to write into non-empty tables without force', async () => {
@@ -96,6 +105,23 @@ describe.each(dbVariants)('writing a world into $name', (variant) => {
       await writeWorld(db, { seed: 4, scale: 'tiny' }, { force: true });
       expect(await dumpHash(db)).not.toBe(first);
       expect(await readWorldSpec(db)).toEqual({ seed: 4, scale: 'tiny' });
+    },
+  );
+
+  it.skipIf(variant.skip)(
+    'records a taste world for the checker, which regenerates its likes from the spec',
+    async () => {
+      const spec = { seed: 3, scale: 'tiny', exposure: 'taste' } as const;
+      const stats = await writeWorld(db, spec, { force: true });
+      expect(stats.spec).toEqual(spec);
+      expect(await readWorldSpec(db)).toEqual(spec);
+      const world = createWorld((await readWorldSpec(db))!);
+      for (const ui of [42, 250]) await expectRegeneratedLikes(db, world, ui);
+      // Another exposure in the record than the code has is refused like other parameters.
+      await db.exec(
+        `update checker.world_info set params = jsonb_set(params, '{exposure,tasteWeight}', '9')`,
+      );
+      await expect(readWorldSpec(db)).rejects.toThrow(/exposure this code does not have/);
     },
   );
 });
