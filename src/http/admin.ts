@@ -1,5 +1,7 @@
 import type { Context } from 'hono';
+import type { z } from 'zod';
 import { UnauthorizedError } from '../errors/index.js';
+import type { reloadedSchema } from './contract.js';
 import { sameSecret } from './qa.js';
 import type { AppEnv, HttpDeps } from './types.js';
 
@@ -20,6 +22,7 @@ export function adminReloadHandler(deps: HttpDeps) {
     if (given === undefined || !sameSecret(given, adminToken))
       throw new UnauthorizedError('POST /admin/reload needs Authorization: Bearer <admin token>');
     const report = await deps.admin.reload('admin route');
-    return c.json({ status: 'reloaded', ...report });
+    const body: z.infer<typeof reloadedSchema> = { status: 'reloaded', ...report };
+    return c.json(body);
   };
 }

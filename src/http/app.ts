@@ -1,8 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import { Hono, type MiddlewareHandler } from 'hono';
+import { OpenAPIHono } from '@hono/zod-openapi';
+import type { Hono, MiddlewareHandler } from 'hono';
 import { adminReloadHandler } from './admin.js';
+import { REQUEST_ID } from './contract.js';
+import { DOCS_PATH, addDocsRoutes } from './docs.js';
 import { errorHandler } from './errors.js';
-import { openApiDocument } from './openapi.js';
+import {
+  adminReloadRoute,
+  healthzRoute,
+  metricsRoute,
+  openApiDocument,
+  readyzRoute,
+  recommendationsRoute,
+} from './openapi.js';
 import { recommendationsHandler } from './recommend.js';
 import type { AppEnv, HttpDeps } from './types.js';
 
@@ -26,16 +36,17 @@ const ROUTES: Record<string, string> = {
   '/metrics': '/metrics',
   '/openapi.json': '/openapi.json',
   '/admin/reload': '/admin/reload',
+  [DOCS_PATH]: DOCS_PATH,
 };
-
-// Client-supplied ids are echoed into logs and headers: keep them short and printable.
-const REQUEST_ID = /^[\w.:@/-]{1,128}$/;
+// One label for the page's assets, so a scan of /docs/<anything> cannot multiply label values.
+const routeLabel = (p: string) =>
+  ROUTES[p] ?? (p.startsWith(`${DOCS_PATH}/`) ? `${DOCS_PATH}/asset` : 'unmatched');
 
 /** Builds the HTTP application. No side effects: no port, no timers, no signal handlers. */
 export function createApp(deps: HttpDeps): FeedrecApp {
   const { metrics, logger, recommender } = deps;
   const state = { draining: false, inFlight: 0 };
-  const app = new Hono<AppEnv>();
+  const app = new OpenAPIHono<AppEnv>();
 
   const requestLog: MiddlewareHandler<AppEnv> = async (c, next) => {
     const started = performance.now();
@@ -52,7 +63,7 @@ export function createApp(deps: HttpDeps): FeedrecApp {
     // While draining, ask keep-alive clients to reconnect (to another replica).
     if (state.draining) c.header('Connection', 'close');
     const seconds = (performance.now() - started) / 1000;
-    const route = ROUTES[c.req.path] ?? 'unmatched';
+    const route = routeLabel(c.req.path);
     const { group, userId, fallback, forced } = c.get('log');
     metrics.requestDuration.observe({ route, status: String(c.res.status), group: group ?? 'none' }, seconds);
     logger.info({
@@ -73,22 +84,32 @@ export function createApp(deps: HttpDeps): FeedrecApp {
   app.onError(errorHandler(logger));
   app.notFound((c) => c.json({ error: `no route for ${c.req.method} ${c.req.path}` }, 404));
 
+  // The recommendations route is documented from its zod schemas but validated by the handler
+  // itself: the @hono/zod-openapi validator middleware costs more per request on this hot path
+  // (bench/openapi-validation.ts) and would check the headers before the QA rule's 403.
   const recommendations = recommendationsHandler(deps);
-  app.get('/post/recommendations/', recommendations);
+  const recRoute = recommendationsRoute(deps.config.mode);
+  app.openAPIRegistry.registerPath(recRoute);
+  app.get(recRoute.path, recommendations);
   app.get('/post/recommendations', recommendations);
 
-  app.get('/healthz', (c) => c.json({ status: 'ok' }));
-  app.get('/readyz', (c) => {
+  app.openapi(healthzRoute, (c) => c.json({ status: 'ok' }, 200));
+  app.openapi(readyzRoute, (c) => {
     if (state.draining) return c.json({ status: 'draining' }, 503);
     if (!recommender.isReady()) return c.json({ status: 'starting' }, 503);
-    return c.json({ status: 'ready' });
+    return c.json({ status: 'ready' }, 200);
   });
-  app.get('/metrics', async (c) =>
-    c.body(await metrics.text(), 200, { 'Content-Type': metrics.contentType }),
+  app.openapi(metricsRoute, async (c) =>
+    c.text(await metrics.text(), 200, { 'Content-Type': metrics.contentType }),
   );
-  app.post('/admin/reload', adminReloadHandler(deps));
-  const openapi = openApiDocument(deps.config.mode);
-  app.get('/openapi.json', (c) => c.json(openapi));
+  // Documented for operators; its handler answers 404 unless an admin token is configured.
+  app.openAPIRegistry.registerComponent('securitySchemes', 'adminToken', { type: 'http', scheme: 'bearer' });
+  app.openAPIRegistry.registerPath(adminReloadRoute);
+  app.post(adminReloadRoute.path, adminReloadHandler(deps));
+  // Generated on first request, after every route above has registered itself.
+  let openapi: object | undefined;
+  app.get('/openapi.json', (c) => c.json((openapi ??= openApiDocument(app, deps.config.mode))));
+  addDocsRoutes(app as unknown as Hono<AppEnv>);
 
   const serving: ServingControl = {
     deps,

@@ -10,15 +10,12 @@ import {
   UnknownUserError,
   ValidationError,
 } from '../errors/index.js';
+import type { z } from 'zod';
 import type { Logger } from '../log/index.js';
+import type { errorSchema } from './contract.js';
 import type { AppEnv } from './types.js';
 
-export interface ErrorBody {
-  error: string;
-  issues?: { path: string; message: string }[];
-  /** A refused reload: the model versions that keep serving. */
-  serving?: string[];
-}
+export type ErrorBody = z.infer<typeof errorSchema>;
 
 interface Mapped {
   status: ContentfulStatusCode;

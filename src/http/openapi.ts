@@ -1,149 +1,149 @@
+import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
+import { z } from 'zod';
 import type { Config } from '../config/index.js';
-import { DEFAULT_LIMIT, MAX_LIMIT } from './params.js';
+import {
+  abAnswerSchema,
+  errorSchema,
+  postListSchema,
+  recommendationsHeaders,
+  reloadedSchema,
+  type EXP_GROUPS,
+} from './contract.js';
+import { MAX_LIMIT, recommendationsQuery } from './params.js';
 
-const errorBody = (description: string, example: object) => ({
+/**
+ * The routes of the public API as @hono/zod-openapi route definitions: the parameters come from
+ * the zod schemas the handlers validate with, the answers from contract.ts. app.ts serves each
+ * route from its definition, and /openapi.json is generated from the same definitions.
+ */
+
+const errorAnswer = (description: string, example: z.infer<typeof errorSchema>) => ({
   description,
-  content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' }, example } },
+  content: { 'application/json': { schema: errorSchema, example } },
 });
 
-/** OpenAPI 3.1 description of the public endpoints, served at /openapi.json. */
-export function openApiDocument(mode: Config['mode']): object {
-  const listRef = { $ref: '#/components/schemas/PostList' };
-  const abRef = { $ref: '#/components/schemas/AbAnswer' };
-  return {
+const POSTS_EXAMPLE = [
+  { id: 3737, text: 'Stafudog was other vupet just luseab lalicaf …', topic: 'movie' },
+  { id: 5357, text: 'Cukana all who to boumepa nedeabro beafai of luseab ending …', topic: 'movie' },
+];
+const AB_EXAMPLE: { exp_group: (typeof EXP_GROUPS)[number]; recommendations: typeof POSTS_EXAMPLE } = {
+  exp_group: 'test',
+  recommendations: POSTS_EXAMPLE,
+};
+
+/** GET /post/recommendations/; the answer's shape depends on the service mode. */
+export function recommendationsRoute(mode: Config['mode']) {
+  return createRoute({
+    method: 'get',
+    path: '/post/recommendations/',
+    operationId: 'recommendations',
+    summary: 'Top posts for a user at a given time (posts the user liked before it excluded)',
+    description: 'Also served without the trailing slash.',
+    request: { query: recommendationsQuery, headers: recommendationsHeaders },
+    responses: {
+      200: {
+        description: 'Recommendations (shape depends on the service mode)',
+        headers: z.object({
+          'X-Model-Version': z.string().meta({
+            description:
+              'The model version that ranked every post of this answer (`<name>/<version>`, e.g. `test/v2`), or `fallback-popular`.',
+          }),
+        }),
+        content: {
+          'application/json':
+            mode === 'ab'
+              ? { schema: abAnswerSchema, example: AB_EXAMPLE }
+              : { schema: postListSchema, example: POSTS_EXAMPLE },
+        },
+      },
+      403: errorAnswer('X-Exp-Group without a valid X-QA-Token', {
+        error: 'X-Exp-Group needs a valid X-QA-Token',
+      }),
+      404: errorAnswer('Unknown user', { error: 'unknown user id 99999999' }),
+      422: errorAnswer('Malformed or missing parameters, each named', {
+        error: 'invalid query parameters: id, limit',
+        issues: [
+          { path: 'id', message: 'is required' },
+          { path: 'limit', message: `must be an integer from 1 to ${MAX_LIMIT}` },
+        ],
+      }),
+      503: {
+        ...errorAnswer('Overloaded or not ready; retry after the given seconds', {
+          error: 'service overloaded, retry later',
+        }),
+        headers: z.object({ 'Retry-After': z.int().meta({ description: 'Seconds to wait' }) }),
+      },
+      500: errorAnswer('Unexpected error', { error: 'internal error' }),
+    },
+  });
+}
+
+const status = <const T extends readonly [string, ...string[]]>(...values: T) => ({
+  'application/json': { schema: z.object({ status: z.enum(values) }) },
+});
+
+export const healthzRoute = createRoute({
+  method: 'get',
+  path: '/healthz',
+  summary: 'Liveness',
+  responses: { 200: { description: 'Process is up', content: status('ok') } },
+});
+
+export const readyzRoute = createRoute({
+  method: 'get',
+  path: '/readyz',
+  summary: 'Readiness: models and features loaded and not draining',
+  responses: {
+    200: { description: 'Ready', content: status('ready') },
+    503: { description: 'Not ready or draining', content: status('starting', 'draining') },
+  },
+});
+
+export const metricsRoute = createRoute({
+  method: 'get',
+  path: '/metrics',
+  summary: 'Prometheus metrics',
+  responses: { 200: { description: 'Text format', content: { 'text/plain': { schema: z.string() } } } },
+});
+
+export const adminReloadRoute = createRoute({
+  method: 'post',
+  path: '/admin/reload',
+  operationId: 'reload',
+  summary: 'Load the newest models and a fresh feature snapshot; swap them in once warm',
+  description:
+    'Exists only when FEEDREC_ADMIN_TOKEN is set (404 otherwise). SIGHUP does the same. ' +
+    'A refused reload leaves the serving generation in place.',
+  security: [{ adminToken: [] }],
+  responses: {
+    200: {
+      description: 'Reloaded: what serves now',
+      content: { 'application/json': { schema: reloadedSchema } },
+    },
+    401: errorAnswer('Missing or wrong bearer token', {
+      error: 'POST /admin/reload needs Authorization: Bearer <admin token>',
+    }),
+    404: errorAnswer('No admin token configured', { error: 'no route for POST /admin/reload' }),
+    422: errorAnswer('The new models or snapshot cannot serve; the old generation keeps serving', {
+      error: 'reload refused: ModelError: <what the new models or snapshot lack>',
+      serving: ['control/v1', 'test/v1'],
+    }),
+  },
+});
+
+/** The OpenAPI 3.1 document of every route registered on the app, served at /openapi.json. */
+export function openApiDocument(
+  app: Pick<OpenAPIHono, 'getOpenAPI31Document'>,
+  mode: Config['mode'],
+): object {
+  return app.getOpenAPI31Document({
     openapi: '3.1.0',
     info: {
       title: 'feedrec',
       version: '1',
       description:
         'Post recommendations. In mode `ab` the answer carries the A/B group; in modes `control` and ' +
-        `\`test\` it is the bare list. This instance runs in mode \`${mode}\`.`,
+        `\`test\` it is the bare list. This instance runs in mode \`${mode}\`. Try it at /docs.`,
     },
-    paths: {
-      '/post/recommendations/': {
-        get: {
-          operationId: 'recommendations',
-          summary: 'Top posts for a user at a given time (posts the user liked before it excluded)',
-          description: 'Also served without the trailing slash.',
-          parameters: [
-            {
-              name: 'id',
-              in: 'query',
-              required: true,
-              schema: { type: 'integer', minimum: 1 },
-              example: 200,
-            },
-            {
-              name: 'time',
-              in: 'query',
-              required: true,
-              description: 'ISO 8601 date-time; no zone means UTC; fractional seconds allowed.',
-              schema: { type: 'string' },
-              example: '2021-12-01T10:00:00',
-            },
-            {
-              name: 'limit',
-              in: 'query',
-              required: false,
-              schema: { type: 'integer', minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_LIMIT },
-            },
-            {
-              name: 'X-Exp-Group',
-              in: 'header',
-              required: false,
-              description:
-                'QA only: forces the A/B group; requires X-QA-Token. Forced answers are not logged.',
-              schema: { type: 'string', enum: ['control', 'test'] },
-            },
-            { name: 'X-QA-Token', in: 'header', required: false, schema: { type: 'string' } },
-            {
-              name: 'X-Request-Id',
-              in: 'header',
-              required: false,
-              description: 'Echoed back; generated when absent.',
-              schema: { type: 'string', maxLength: 128 },
-            },
-          ],
-          responses: {
-            '200': {
-              description: 'Recommendations (shape depends on the service mode)',
-              headers: {
-                'X-Model-Version': {
-                  description:
-                    'The model version that ranked every post of this answer (`<name>/<version>`, e.g. `test/v2`), or `fallback-popular`.',
-                  schema: { type: 'string' },
-                },
-              },
-              content: {
-                'application/json': {
-                  schema: mode === 'ab' ? abRef : listRef,
-                },
-              },
-            },
-            '403': errorBody('X-Exp-Group without a valid X-QA-Token', {
-              error: 'X-Exp-Group needs a valid X-QA-Token',
-            }),
-            '404': errorBody('Unknown user', { error: 'unknown user id 99999999' }),
-            '422': errorBody('Malformed or missing parameters, each named', {
-              error: 'invalid query parameters: id, limit',
-              issues: [
-                { path: 'id', message: 'is required' },
-                { path: 'limit', message: `must be an integer from 1 to ${MAX_LIMIT}` },
-              ],
-            }),
-            '503': {
-              ...errorBody('Overloaded or not ready; retry after the given seconds', {
-                error: 'service overloaded, retry later',
-              }),
-              headers: { 'Retry-After': { schema: { type: 'integer' } } },
-            },
-            '500': errorBody('Unexpected error', { error: 'internal error' }),
-          },
-        },
-      },
-      '/healthz': { get: { summary: 'Liveness', responses: { '200': { description: 'Process is up' } } } },
-      '/readyz': {
-        get: {
-          summary: 'Readiness: models and features loaded and not draining',
-          responses: { '200': { description: 'Ready' }, '503': { description: 'Not ready or draining' } },
-        },
-      },
-      '/metrics': {
-        get: { summary: 'Prometheus metrics', responses: { '200': { description: 'Text format' } } },
-      },
-    },
-    components: {
-      schemas: {
-        Post: {
-          type: 'object',
-          required: ['id', 'text', 'topic'],
-          properties: { id: { type: 'integer' }, text: { type: 'string' }, topic: { type: 'string' } },
-        },
-        PostList: { type: 'array', items: { $ref: '#/components/schemas/Post' } },
-        AbAnswer: {
-          type: 'object',
-          required: ['exp_group', 'recommendations'],
-          properties: {
-            exp_group: { type: 'string', enum: ['control', 'test'] },
-            recommendations: { $ref: '#/components/schemas/PostList' },
-          },
-        },
-        Error: {
-          type: 'object',
-          required: ['error'],
-          properties: {
-            error: { type: 'string' },
-            issues: {
-              type: 'array',
-              items: {
-                type: 'object',
-                required: ['path', 'message'],
-                properties: { path: { type: 'string' }, message: { type: 'string' } },
-              },
-            },
-          },
-        },
-      },
-    },
-  };
+  });
 }

@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { ForbiddenError, ValidationError } from '../errors/index.js';
+import { expGroupHeader } from './contract.js';
 import type { ExpGroup } from './types.js';
 
 export const GROUP_HEADER = 'x-exp-group';
@@ -27,11 +28,12 @@ export function forcedGroup(
   if (configuredToken === undefined || token === undefined || !sameSecret(token, configuredToken)) {
     throw new ForbiddenError('X-Exp-Group needs a valid X-QA-Token');
   }
-  const group = header.trim().toLowerCase();
-  if (group !== 'control' && group !== 'test') {
+  // Exactly the values /openapi.json lists: the same schema decides.
+  const group = expGroupHeader.safeParse(header);
+  if (!group.success) {
     throw new ValidationError('invalid header: X-Exp-Group', [
       { path: 'X-Exp-Group', message: 'must be "control" or "test"' },
     ]);
   }
-  return group;
+  return group.data;
 }

@@ -1,6 +1,8 @@
 import type { Exposure, ExpGroup } from '../ab/index.js';
+import type { z } from 'zod';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log/index.js';
+import type { postSchema, reloadedSchema } from './contract.js';
 import type { Metrics } from './metrics.js';
 
 export type { ExpGroup } from '../ab/index.js';
@@ -20,11 +22,8 @@ export interface RankResult {
   modelVersion: string;
 }
 
-export interface PostInfo {
-  id: number;
-  text: string;
-  topic: string;
-}
+/** A post as the API answers it (the schema /openapi.json documents). */
+export type PostInfo = z.infer<typeof postSchema>;
 
 /** Everything the HTTP layer needs from ranking; the real one wraps the feature store and pool. */
 export interface Recommender {
@@ -48,7 +47,7 @@ export interface ExposureSink {
 /** Operator actions behind the admin token. */
 export interface AdminActions {
   /** Resolves with what serves now; rejects with ReloadRefusedError when the old generation stays. */
-  reload(reason: string): Promise<object>;
+  reload(reason: string): Promise<Omit<z.infer<typeof reloadedSchema>, 'status'>>;
 }
 
 export interface HttpDeps {
