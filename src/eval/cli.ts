@@ -3,7 +3,8 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { configFrom, withDataOptions, withDatabase, type DataFlags } from '../cli/common.js';
 import { DEFAULT_CHECKER_SEED } from './requests.js';
-import { DB_POLICIES, POLICIES, reportMarkdown, runCheck } from './run.js';
+import { reportHtml, reportMarkdown } from './report.js';
+import { DB_POLICIES, POLICIES, runCheck } from './run.js';
 import type { Database } from '../db/index.js';
 import { ValidationError } from '../errors/index.js';
 import type { WorldSpec } from '../world/index.js';
@@ -15,6 +16,7 @@ interface CheckFlags extends DataFlags {
   url?: string;
   json?: boolean;
   out?: string;
+  html?: string;
   candidates?: string;
   rankAll?: boolean;
   modelsDir?: string;
@@ -62,6 +64,7 @@ export function registerCheckCommand(program: Command): void {
         'score against this world without opening the database (with --url)',
       )
       .option('--out <prefix>', 'write <prefix>.json and <prefix>.md')
+      .option('--html <file>', 'write a self-contained HTML page with plots (opens without a server)')
       .option('--json', 'print one JSON object instead of the table'),
   ).action(async (flags: CheckFlags) => {
     const cfg = configFrom(flags, {
@@ -101,6 +104,11 @@ export function registerCheckCommand(program: Command): void {
       await mkdir(path.dirname(path.resolve(flags.out)), { recursive: true });
       await writeFile(`${flags.out}.json`, JSON.stringify(report, null, 2) + '\n');
       await writeFile(`${flags.out}.md`, md);
+    }
+    if (flags.html) {
+      await mkdir(path.dirname(path.resolve(flags.html)), { recursive: true });
+      await writeFile(flags.html, reportHtml(report));
+      console.error(`check: wrote ${flags.html}`);
     }
     console.log(flags.json ? JSON.stringify(report) : md);
   });

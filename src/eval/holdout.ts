@@ -4,7 +4,7 @@ import { HoldoutOverlapError, MissingDataError, ValidationError } from '../error
 import type { LoadedModel } from '../ranking/onnx-model.js';
 import { modelPolicy, popularPolicy, randomPolicy, readLikes, type Policy } from './policies.js';
 import { drawRequests, type CheckRequest } from './requests.js';
-import { meanWithCi } from './score.js';
+import { histogram01, meanWithCi } from './score.js';
 import type { CheckOptions, CheckReport, HoldoutWindow } from './types.js';
 
 const DAY_MS = 86_400_000;
@@ -158,6 +158,7 @@ export async function runHoldoutCheck(
         hitrate: mean,
         ci,
         requests: reqs.length,
+        distribution: histogram01(hits),
         ...(p.auc ? { auc: p.auc } : {}),
       };
       const m = models.get(p.name);

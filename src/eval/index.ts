@@ -9,12 +9,6 @@ export {
   type Answer,
   type Policy,
 } from './policies.js';
-export {
-  latestModel,
-  reportMarkdown,
-  runCheck,
-  POLICIES,
-  type CheckOptions,
-  type CheckReport,
-} from './run.js';
+export { reportHtml, reportMarkdown } from './report.js';
+export { latestModel, runCheck, POLICIES, type CheckOptions, type CheckReport } from './run.js';
 export { registerCheckCommand } from './cli.js';

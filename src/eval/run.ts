@@ -16,7 +16,7 @@ import {
 } from './policies.js';
 import { runHoldoutCheck } from './holdout.js';
 import { checkerRandom, drawRequests, type CheckRequest } from './requests.js';
-import { expectedHit, meanWithCi, percentile } from './score.js';
+import { expectedHit, histogram01, meanWithCi, percentile } from './score.js';
 import type { CheckOptions, CheckReport } from './types.js';
 
 export type { CheckOptions, CheckReport, HoldoutWindow } from './types.js';
@@ -148,6 +148,7 @@ export async function runCheck(db: Database | undefined, opts: CheckOptions): Pr
         ci,
         sampled: sampled.reduce((s, v) => s + v, 0) / sampled.length,
         requests: reqs.length,
+        distribution: histogram01(expected),
       };
       if (policy.auc !== undefined) score.auc = policy.auc;
       const lat = answers.map((a) => a.latencyMs).filter((x): x is number => x !== undefined);
@@ -178,42 +179,4 @@ export async function runCheck(db: Database | undefined, opts: CheckOptions): Pr
     if (loaded && report.policies[name]) report.policies[name].model = `${loaded.name}/${loaded.version}`;
   }
   return report;
-}
-
-const f3 = (x: number | undefined) => (x === undefined ? '–' : x.toFixed(3));
-
-function trainedNote(s: CheckReport['policies'][string]): string {
-  if (s.trainedUntil === undefined) return '';
-  const until = s.trainedUntil === null ? 'unknown window' : `trained until ${s.trainedUntil}`;
-  return ` (${until}${s.overlap ? ', OVERLAPS the held-out days' : ''})`;
-}
-
-/** The Markdown table of a report (README and docs/checker.md). */
-export function reportMarkdown(r: CheckReport): string {
-  const lines = [
-    `Checker seed ${r.checker.seed}, ${r.checker.requests} hidden requests; ` +
-      (r.world
-        ? `world ${r.world.scale} seed ${r.world.seed}${r.world.exposure ? ` (${r.world.exposure} exposure)` : ''}; `
-        : `hold-out: hits = likes in the last ${r.checker.holdoutDays} days of the log ` +
-          `(${r.checker.holdout?.start ?? '?'} … ${r.checker.holdout?.end ?? '?'}); `) +
-      `ranking ${r.ranking.rankAll ? 'every post' : `two-stage, ${r.ranking.candidates} candidates`}.`,
-    '',
-    '| policy | Hitrate@5 (expected) | 95 % CI | sampled hit | gap closed | ROC-AUC | model |',
-    '|---|---|---|---|---|---|---|',
-  ];
-  for (const [name, s] of Object.entries(r.policies)) {
-    lines.push(
-      `| ${name} | ${f3(s.hitrate)} | ${f3(s.ci[0])} – ${f3(s.ci[1])} | ${f3(s.sampled)} | ${
-        s.gapClosed === undefined ? '–' : `${(100 * s.gapClosed).toFixed(1)} %`
-      } | ${f3(s.auc)} | ${s.model ?? ''}${trainedNote(s)} |`,
-    );
-  }
-  const lat = Object.entries(r.policies).filter(([, s]) => s.latencyMs);
-  for (const [name, s] of lat)
-    lines.push(
-      '',
-      `${name} latency over HTTP: p50 ${s.latencyMs!.p50.toFixed(1)} ms, p90 ${s.latencyMs!.p90.toFixed(1)} ms, ` +
-        `p99 ${s.latencyMs!.p99.toFixed(1)} ms, max ${s.latencyMs!.max.toFixed(1)} ms`,
-    );
-  return lines.join('\n') + '\n';
 }

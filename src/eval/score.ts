@@ -7,6 +7,8 @@ export interface PolicyScore {
   /** Hitrate of one sampled draw of likes (what a real checker would have seen). */
   sampled?: number;
   auc?: number;
+  /** Per-request expected hits (hold-out: hits, 0 or 1) counted in equal bins over [0, 1]. */
+  distribution?: number[];
   /** Latency percentiles in ms (HTTP mode). */
   latencyMs?: { p50: number; p90: number; p99: number; max: number };
   requests: number;
@@ -30,4 +32,11 @@ export function expectedHit(probabilities: readonly number[]): number {
 export function percentile(sorted: readonly number[], q: number): number {
   if (sorted.length === 0) return 0;
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+/** Counts of values in `bins` equal bins over [0, 1]; the last bin includes 1. */
+export function histogram01(values: readonly number[], bins = 20): number[] {
+  const counts = new Array<number>(bins).fill(0);
+  for (const v of values) counts[Math.min(bins - 1, Math.max(0, Math.floor(v * bins)))]! += 1;
+  return counts;
 }
