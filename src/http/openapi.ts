@@ -143,7 +143,7 @@ export function openApiDocument(
       version: '1',
       description:
         'Post recommendations. In mode `ab` the answer carries the A/B group; in modes `control` and ' +
-        `\`test\` it is the bare list. This instance runs in mode \`${mode}\`. Try it at /docs.`,
+        `\`test\` it is the bare list. This instance runs in mode \`${mode}\`; /docs shows this document.`,
     },
   });
 }
