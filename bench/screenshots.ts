@@ -77,15 +77,18 @@ async function docsPage(page: Page, base: string, file: string): Promise<void> {
   await op.locator('tr[data-param-name="time"] input').fill('2021-12-01T12:00:00');
   await op.locator('tr[data-param-name="limit"] input').fill('2');
   await op.locator('button.execute').click();
-  await op.locator('.live-responses-table .response-col_status').first().waitFor();
-  // From the top of the operation to the end of the live answer (the documented statuses follow).
-  const top = await op.boundingBox();
-  const live = await op.locator('.live-responses-table').boundingBox();
-  if (!top || !live) throw new Error('Swagger UI did not render the operation');
+  const live = op.locator('.live-responses-table');
+  // The answer's row (code 200, body, headers) comes after the table's header row.
+  await live.locator('.response-col_description').nth(1).locator('.microlight').first().waitFor();
+  await page.waitForTimeout(500); // syntax highlighting settles the layout
+  // From the page's title to the end of the live answer (the documented statuses follow).
+  const box = await live.boundingBox();
+  if (!box) throw new Error('Swagger UI did not render the answer');
+  const width = page.viewportSize()!.width;
   await page.screenshot({
     path: file,
     fullPage: true,
-    clip: { x: top.x, y: top.y - 110, width: top.width, height: live.y + live.height - top.y + 120 },
+    clip: { x: 0, y: 0, width, height: box.y + box.height + 24 },
   });
 }
 
