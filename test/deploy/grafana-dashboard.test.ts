@@ -3,9 +3,10 @@ import path from 'node:path';
 import { parser } from '@prometheus-io/lezer-promql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
-import { startServer, type RunningServer } from '../../src/http/index.js';
-import { buildService, type Service } from '../../src/serve/index.js';
-import { MODELS_DIR, tinyWorldDir } from '../helpers/tiny-world.js';
+import type { RunningServer } from '../../src/http/index.js';
+import { runService } from '../../src/serve/index.js';
+import { createWorld } from '../../src/world/index.js';
+import { MODELS_DIR, TINY, tinyWorldDir } from '../helpers/tiny-world.js';
 
 interface Target {
   expr: string;
@@ -75,7 +76,6 @@ function exposedSeries(text: string): Set<string> {
 
 describe('Grafana dashboard deploy/grafana/feedrec.json', () => {
   let dataDir: string;
-  let svc: Service;
   let server: RunningServer;
   let metricsText: string;
   beforeAll(async () => {
@@ -84,14 +84,12 @@ describe('Grafana dashboard deploy/grafana/feedrec.json', () => {
       {},
       { dataDir, mode: 'ab', modelsDir: MODELS_DIR, port: 0, host: '127.0.0.1', logLevel: 'silent' },
     );
-    svc = await buildService(config);
-    // As `feedrec serve` runs it: the server's close hooks stop exposures and the pool, then the database.
-    server = await startServer(svc.app, config, { signals: [], onClosed: () => svc.db.close() });
+    // What `feedrec serve` runs: listen, load the features and models into real workers, ready.
+    server = await runService(config);
     const base = `http://127.0.0.1:${server.port}`;
     // A few answers first, so the labelled series have samples too (not only # TYPE lines).
-    const users = await svc.db.query<{ user_id: number }>('select user_id from user_data order by 1 limit 3');
-    for (const u of users)
-      await fetch(`${base}/post/recommendations/?id=${u.user_id}&time=2021-12-01T10:00:00`);
+    for (const u of createWorld(TINY).users.slice(0, 3))
+      await fetch(`${base}/post/recommendations/?id=${u.userId}&time=2021-12-01T10:00:00`);
     const res = await fetch(`${base}/metrics`);
     expect(res.status).toBe(200);
     metricsText = await res.text();
