@@ -42,6 +42,8 @@ const ROUTES: Record<string, string> = {
 const routeLabel = (p: string) =>
   ROUTES[p] ?? (p.startsWith(`${DOCS_PATH}/`) ? `${DOCS_PATH}/asset` : 'unmatched');
 
+const ALLOW = 'GET, HEAD';
+
 /** Builds the HTTP application. No side effects: no port, no timers, no signal handlers. */
 export function createApp(deps: HttpDeps): FeedrecApp {
   const { metrics, logger, recommender } = deps;
@@ -110,6 +112,15 @@ export function createApp(deps: HttpDeps): FeedrecApp {
   let openapi: object | undefined;
   app.get('/openapi.json', (c) => c.json((openapi ??= openApiDocument(app, deps.config.mode))));
   addDocsRoutes(app as unknown as Hono<AppEnv>);
+
+  // Registered after the GET routes (Hono answers HEAD with them), so only other methods get here.
+  // /admin/reload is POST-only and answers other methods itself.
+  for (const route of Object.keys(ROUTES).filter((r) => r !== '/admin/reload')) {
+    app.all(route, (c) => {
+      c.header('Allow', ALLOW);
+      return c.json({ error: `method ${c.req.method} not allowed on ${c.req.path}; use ${ALLOW}` }, 405);
+    });
+  }
 
   const serving: ServingControl = {
     deps,

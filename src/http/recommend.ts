@@ -113,7 +113,8 @@ export function recommendationsHandler(deps: HttpDeps) {
     c.header(MODEL_VERSION_HEADER, result.modelVersion);
 
     if (config.mode !== 'ab') return c.json(posts);
-    if (!forced) {
+    // A HEAD answer shows nothing to anyone, so it is no exposure.
+    if (!forced && c.req.method !== 'HEAD') {
       try {
         exposures.log({
           loggedAt: new Date(),
