@@ -5,6 +5,7 @@ declare module 'autocannon' {
     method?: string;
     path?: string;
     setupRequest?: (req: Request, context: object) => Request;
+    onResponse?: (status: number, body: string, context: object, headers: Record<string, string>) => void;
   }
   interface Options {
     url: string;

@@ -3,6 +3,13 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
+export interface LatencySummary {
+  n: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+
 export interface PhaseResult {
   name: string;
   kind: 'closed' | 'open';
@@ -15,6 +22,18 @@ export interface PhaseResult {
   errors: number;
   errorRate: number;
   statusCounts: Record<string, number>;
+  /** 200s ranked by a model / by the fallback and 503s per second; latency of 200s and 503s apart. */
+  answers?: {
+    modelRps: number;
+    fallbackRps: number;
+    /** 200s that do not say what ranked them (a service without X-Model-Version). */
+    unlabelledRps: number;
+    shedRps: number;
+    admittedMs: LatencySummary;
+    shedMs: LatencySummary;
+  };
+  /** A phase right after an overload: ms until model-ranked answers were back at 90 % of capacity. */
+  recoveryMs?: number | null;
   /** Open loop only: arrivals not sent because maxVUs requests were already outstanding. */
   dropped: number;
   /** Open loop only: how late the client sent requests against their schedule. */
@@ -31,6 +50,8 @@ export interface LoadReport {
   users: number;
   seed: number;
   machine: ReturnType<typeof machineDetails>;
+  /** Model-ranked answers/s of the capacity phase of this run. */
+  capacityRps?: number;
   server?: { pid: number; peakRssMb?: number; vmHwmMb?: number };
   phases: PhaseResult[];
 }

@@ -7,7 +7,11 @@ export interface Phase {
   executor: 'constant-vus' | 'constant-arrival-rate';
   vus?: number;
   rate?: number;
+  /** Open loop at this multiple of the capacity measured earlier in the run. */
+  rateTimesCapacity?: number;
   duration: string;
+  /** Pause before this phase; 0 starts it the moment the previous one stops (recovery). */
+  gapSeconds?: number;
   preAllocatedVUs?: number;
   maxVUs?: number;
 }
@@ -18,6 +22,10 @@ export interface Scenario {
   users: { file: string };
   times: { from: string; to: string; dayStart: string; dayEnd: string };
   phases: Phase[];
+  /** Named phase lists; a run takes one. */
+  sets?: Record<string, string[]>;
+  /** The phase whose model-ranked answers/s is the capacity (for rateTimesCapacity). */
+  capacityPhase?: string;
   gapSeconds: number;
   requestTimeoutMs: number;
   thresholds: { p99Ms: number; errorRate: number };

@@ -2,7 +2,7 @@
 // throughput, latency percentiles, errors, status counts and server RSS to a results file.
 //
 //   npm run build && node dist/bench/load.js --url http://127.0.0.1:8000 [--pid PID]
-//     [--phases closed-1,closed-64] [--duration 10s] [--gap 3] [--users bench/users.txt | --user-range 1-1000]
+//     [--set serve|overload|soak | --phases closed-1,closed-64] [--capacity N] [--duration 10s] [--gap 3] [--users bench/users.txt | --user-range 1-1000]
 //     [--out bench/results/load-NAME] [--label "what runs"] [--seed 1]
 //
 // Closed loop runs on autocannon (its client costs about half the CPU of node:http, which
@@ -17,6 +17,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { machineDetails, rssSampler, writeReport, type LoadReport, type PhaseResult } from './load-report.js';
+import { newSample, percentile, r2, record, recoveryMs, summary, type Sample } from './load-stats.js';
 import {
   durationMs,
   pathSampler,
@@ -33,7 +34,14 @@ export interface LoadOptions {
   users?: number[];
   usersFile?: string;
   userRange?: string;
+  /** Phase names in the order to run (repeats allowed); default: the scenario's set. */
   phases?: string[];
+  /** A phase set of the scenario (sets in k6/scenario.json); default "serve". */
+  set?: string;
+  /** Answers/s that rateTimesCapacity phases multiply; default: measured by the capacity phase. */
+  capacity?: number;
+  /** Called around each phase, e.g. to read the server's metrics. */
+  onPhase?: (event: 'before' | 'after', phase: Phase, index: number) => Promise<void>;
   /** Overrides every phase's duration (short smoke runs). */
   duration?: string;
   /** Overrides the scenario's pause between phases. */
@@ -55,36 +63,35 @@ export function assertLoopback(url: string): URL {
   return u;
 }
 
-interface Sample {
-  latencies: number[];
-  /** Open loop: ms between a request's scheduled time and its actual send. */
-  sendLags: number[];
-  statusCounts: Record<string, number>;
-  errors: number;
-}
+const MODEL_HEADER = 'x-model-version';
 
-function request(agent: http.Agent, base: URL, p: string, timeoutMs: number): Promise<string> {
+function request(
+  agent: http.Agent,
+  base: URL,
+  p: string,
+  timeoutMs: number,
+): Promise<{ status: string; model?: string }> {
   return new Promise((resolve) => {
     const req = http.get(
       { agent, host: base.hostname, port: base.port, path: p, timeout: timeoutMs },
       (res) => {
         res.resume();
-        res.on('end', () => resolve(String(res.statusCode)));
-        res.on('error', () => resolve('error'));
+        const model = res.headers[MODEL_HEADER] as string | undefined;
+        res.on('end', () => resolve({ status: String(res.statusCode), model }));
+        res.on('error', () => resolve({ status: 'error' }));
       },
     );
     req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', (e) => resolve(e.message === 'timeout' ? 'timeout' : 'error'));
+    req.on('error', (e) => resolve({ status: e.message === 'timeout' ? 'timeout' : 'error' }));
   });
 }
 
-const record = (s: Sample, status: string, ms: number) => {
-  s.latencies.push(ms);
-  s.statusCounts[status] = (s.statusCounts[status] ?? 0) + 1;
-  if (!/^2\d\d$/.test(status)) s.errors += 1;
-};
-
 function closedLoop(base: URL, sc: Scenario, conns: number, ms: number, next: () => string, s: Sample) {
+  // autocannon calls onResponse and then emits 'response' for the same answer, synchronously.
+  let model: string | undefined;
+  const onResponse = (_status: number, _body: string, _ctx: unknown, headers: Record<string, string>) => {
+    model = headers[MODEL_HEADER];
+  };
   return new Promise<void>((resolve, reject) => {
     const run = autocannon(
       {
@@ -92,14 +99,15 @@ function closedLoop(base: URL, sc: Scenario, conns: number, ms: number, next: ()
         connections: conns,
         duration: ms / 1000,
         timeout: sc.requestTimeoutMs / 1000,
-        requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: next() }) }],
+        requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: next() }), onResponse }],
       },
       (err) => (err ? reject(err) : resolve()),
     );
     // Our own recording (not autocannon's histogram): sub-millisecond precision, every status.
-    run.on('response', (_client: unknown, status: number, _bytes: number, ms: number) =>
-      record(s, String(status), ms),
-    );
+    run.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
+      record(s, String(status), ms, model);
+      model = undefined;
+    });
     // Connection errors and timeouts have no meaningful latency: counted, not timed.
     run.on('reqError', () => {
       s.statusCounts.error = (s.statusCounts.error ?? 0) + 1;
@@ -108,8 +116,15 @@ function closedLoop(base: URL, sc: Scenario, conns: number, ms: number, next: ()
   });
 }
 
-async function openLoop(base: URL, sc: Scenario, p: Phase, ms: number, next: () => string, s: Sample) {
-  const rate = p.rate!;
+async function openLoop(
+  base: URL,
+  sc: Scenario,
+  rate: number,
+  p: Phase,
+  ms: number,
+  next: () => string,
+  s: Sample,
+) {
   const maxOutstanding = p.maxVUs ?? 1024;
   const agent = new http.Agent({ keepAlive: true, maxSockets: maxOutstanding });
   const start = performance.now();
@@ -130,9 +145,9 @@ async function openLoop(base: URL, sc: Scenario, p: Phase, ms: number, next: () 
       const sentAt = performance.now();
       s.sendLags.push(sentAt - (start + (sent * 1000) / rate));
       outstanding += 1;
-      const pr: Promise<void> = request(agent, base, next(), sc.requestTimeoutMs).then((status) => {
+      const pr: Promise<void> = request(agent, base, next(), sc.requestTimeoutMs).then((r) => {
         outstanding -= 1;
-        record(s, status, performance.now() - sentAt);
+        record(s, r.status, performance.now() - sentAt, r.model);
         inflight.delete(pr);
       });
       inflight.add(pr);
@@ -144,13 +159,16 @@ async function openLoop(base: URL, sc: Scenario, p: Phase, ms: number, next: () 
   return dropped;
 }
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
-}
-
-const r2 = (v: number) => Math.round(v * 100) / 100;
 const phaseKind = (p: Phase) => (p.executor === 'constant-vus' ? 'closed' : 'open');
+
+function phasesOf(sc: Scenario, names: string[]): Phase[] {
+  return names.map((n) => {
+    const p = sc.phases.find((x) => x.name === n);
+    if (!p)
+      throw new Error(`no phase named ${n} in the scenario (${sc.phases.map((x) => x.name).join(', ')})`);
+    return p;
+  });
+}
 
 function lagSummary(lags: number[]) {
   const sorted = Array.from(Float64Array.from(lags).sort());
@@ -165,8 +183,9 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
   const seed = opts.seed ?? 1;
   const next = pathSampler(sc, users, rng(seed));
   const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
-  const phases = sc.phases.filter((p) => !opts.phases || opts.phases.includes(p.name));
-  if (phases.length === 0) throw new Error(`no phase named ${opts.phases?.join(', ')} in ${scenarioFile}`);
+  const phases = phasesOf(sc, opts.phases ?? sc.sets?.[opts.set ?? 'serve'] ?? sc.phases.map((p) => p.name));
+  let capacity = opts.capacity;
+  let overloadEnd: number | undefined;
   const rss = opts.pid ? rssSampler(opts.pid) : undefined;
   const report: LoadReport = {
     startedAt: new Date().toISOString(),
@@ -180,15 +199,24 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
   };
 
   for (const [i, p] of phases.entries()) {
-    if (i > 0) await new Promise((r) => setTimeout(r, (opts.gapSeconds ?? sc.gapSeconds) * 1000));
+    const gap = p.gapSeconds ?? opts.gapSeconds ?? sc.gapSeconds;
+    if (i > 0 && gap > 0) await new Promise((r) => setTimeout(r, gap * 1000));
+    await opts.onPhase?.('before', p, i);
     const ms = durationMs(opts.duration ?? p.duration);
-    const s: Sample = { latencies: [], sendLags: [], statusCounts: {}, errors: 0 };
+    const rate = p.rateTimesCapacity === undefined ? p.rate : Math.round(p.rateTimesCapacity * capacity!);
+    if (p.executor !== 'constant-vus' && !(rate! > 0))
+      throw new Error(
+        `phase ${p.name} needs the capacity: run ${sc.capacityPhase} before it or pass a capacity`,
+      );
+    const s = newSample();
     rss?.window();
-    const t0 = performance.now();
+    const t0 = s.startedAt;
     let dropped = 0;
     if (p.executor === 'constant-vus') await closedLoop(base, sc, p.vus ?? 1, ms, next, s);
-    else dropped = await openLoop(base, sc, p, ms, next, s);
-    const elapsedS = (performance.now() - t0) / 1000;
+    else dropped = await openLoop(base, sc, rate!, p, ms, next, s);
+    const phaseEnd = performance.now();
+    const elapsedS = (phaseEnd - t0) / 1000;
+    const perS = (n: number | undefined) => r2((n ?? 0) / elapsedS);
     const sorted = Float64Array.from(s.latencies).sort();
     const lat = Array.from(sorted);
     const n = lat.length;
@@ -203,7 +231,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
     const result: PhaseResult = {
       name: p.name,
       kind: phaseKind(p),
-      ...(p.executor === 'constant-vus' ? { connections: p.vus ?? 1 } : { targetRps: p.rate }),
+      ...(p.executor === 'constant-vus' ? { connections: p.vus ?? 1 } : { targetRps: rate }),
       durationS: r2(elapsedS),
       requests: n,
       throughputRps: r2(n / elapsedS),
@@ -211,6 +239,17 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
       errors: s.errors,
       errorRate: Math.round(errorRate * 1e5) / 1e5,
       statusCounts: s.statusCounts,
+      answers: {
+        modelRps: perS(s.kinds.model),
+        fallbackRps: perS(s.kinds.fallback),
+        unlabelledRps: perS(s.kinds.unlabelled),
+        shedRps: perS(s.kinds['503']),
+        admittedMs: summary(s.admittedMs),
+        shedMs: summary(s.shedMs),
+      },
+      ...(gap === 0 && i > 0 && capacity && overloadEnd !== undefined
+        ? { recoveryMs: recoveryMs(s.modelAt, capacity, { fromMs: overloadEnd - t0 }) ?? null }
+        : {}),
       dropped,
       ...(phaseKind(p) === 'open' ? { sendLagMs: lagSummary(s.sendLags) } : {}),
       ...(rss ? { serverRssMb: rss.window() } : {}),
@@ -220,6 +259,12 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
       },
     };
     report.phases.push(result);
+    overloadEnd = phaseEnd;
+    if (p.name === sc.capacityPhase && opts.capacity === undefined) {
+      capacity = result.answers!.modelRps + result.answers!.unlabelledRps;
+      report.capacityRps = capacity;
+    }
+    await opts.onPhase?.('after', p, i);
     log(
       `${p.name}: ${result.throughputRps} req/s, p50 ${latencyMs.p50} ms, p99 ${latencyMs.p99} ms, ` +
         `max ${latencyMs.max} ms, errors ${s.errors}, dropped ${dropped}${result.thresholds.pass ? '' : '  (thresholds FAILED)'}`,
@@ -238,6 +283,8 @@ export async function main(argv: string[]): Promise<number> {
       users: { type: 'string' },
       'user-range': { type: 'string' },
       phases: { type: 'string' },
+      set: { type: 'string' },
+      capacity: { type: 'string' },
       duration: { type: 'string' },
       gap: { type: 'string' },
       pid: { type: 'string' },
@@ -258,6 +305,8 @@ export async function main(argv: string[]): Promise<number> {
     usersFile: values.users,
     userRange: values['user-range'],
     phases: values.phases?.split(','),
+    set: values.set,
+    capacity: values.capacity === undefined ? undefined : Number(values.capacity),
     duration: values.duration,
     gapSeconds: values.gap === undefined ? undefined : Number(values.gap),
     pid: values.pid ? Number(values.pid) : undefined,

@@ -6,19 +6,13 @@
 //   npm run build && node dist/bench/serve.js --scale full --pg-url postgres://…/feedrec_full
 //     [--modes two-stage,full-rank] [--phases closed-1,closed-64,open-300] [--duration 20s]
 //
-// Request logs are at level warn during the runs (one JSON line per request would otherwise be
-// written to a pipe nobody reads); everything else is the service as `npm start` runs it.
-import { spawn, type ChildProcess } from 'node:child_process';
+// The service runs as bench/service-process.ts starts it (request logs at level warn).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { openDatabase } from '../src/db/index.js';
 import { runLoad } from './load.js';
 import { machineDetails, readRss, type LoadReport } from './load-report.js';
-
-const here = fileURLToPath(import.meta.url);
-const root = path.resolve(path.dirname(here), here.includes(`${path.sep}dist${path.sep}`) ? '../..' : '..');
+import { readUserIds, repoRoot as root, startService } from './service-process.js';
 
 interface ModeResult {
   mode: string;
@@ -26,21 +20,6 @@ interface ModeResult {
   idleRssMb: number;
   peakRssMb: number;
   load: LoadReport;
-}
-
-async function waitReady(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (child.exitCode !== null) throw new Error(`service exited with ${child.exitCode} before it was ready`);
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/readyz`);
-      if (res.status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`service not ready after ${timeoutMs} ms`);
 }
 
 async function main(): Promise<void> {
@@ -64,45 +43,35 @@ async function main(): Promise<void> {
     return;
   }
   const port = Number(values.port);
-  const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn', HOST: '127.0.0.1', PORT: String(port) };
-  if (values['pg-url']) env.DATABASE_URL = values['pg-url'];
-  else delete env.DATABASE_URL;
-
-  // The users file: every user id of the data set (read before the service takes the database).
-  const db = await openDatabase({ dataDir: values['data-dir']!, databaseUrl: values['pg-url'] });
-  const users = (await db.query<{ user_id: number }>('select user_id from user_data order by 1')).map(
-    (r) => r.user_id,
-  );
-  await db.close();
+  const users = await readUserIds(values['data-dir']!, values['pg-url']);
 
   const results: ModeResult[] = [];
   for (const mode of values.modes!.split(',')) {
-    const args = ['bin/feedrec.js', 'serve', '--data-dir', values['data-dir']!];
-    if (mode === 'full-rank') args.push('--rank-all');
-    const started = performance.now();
-    const child = spawn(process.execPath, args, { cwd: root, env, stdio: ['ignore', 'ignore', 'inherit'] });
+    const svc = await startService({
+      port,
+      dataDir: values['data-dir']!,
+      pgUrl: values['pg-url'],
+      args: mode === 'full-rank' ? ['--rank-all'] : [],
+    });
     try {
-      await waitReady(port, child, 120_000);
-      const startupSeconds = (performance.now() - started) / 1000;
-      const idleRssMb = readRss(child.pid!)?.rssMb ?? NaN;
+      const { startupSeconds } = svc;
+      const idleRssMb = readRss(svc.child.pid!)?.rssMb ?? NaN;
       process.stderr.write(
         `${mode}: ready in ${startupSeconds.toFixed(1)} s, RSS ${idleRssMb.toFixed(0)} MB\n`,
       );
       const load = await runLoad({
-        url: `http://127.0.0.1:${port}`,
+        url: svc.url,
         users,
         phases: values.phases!.split(','),
         duration: values.duration,
-        pid: child.pid,
+        pid: svc.child.pid,
         label: `${values.scale} ${mode}`,
         log: (l) => process.stderr.write(`${mode}: ${l}\n`),
       });
-      const peakRssMb = readRss(child.pid!)?.hwmMb ?? NaN;
+      const peakRssMb = readRss(svc.child.pid!)?.hwmMb ?? NaN;
       results.push({ mode, startupSeconds, idleRssMb, peakRssMb, load });
     } finally {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
+      await svc.stop();
     }
   }
 

@@ -55,10 +55,24 @@ export default async function run(task: WorkerTask): Promise<RankTaskResult | Wa
   }
   const l = loaded.get(task.group);
   if (!l) throw new Error(`this worker has no ${task.group} model`);
-  return { ...(await rank(l, task.reqs)), modelVersion: `${task.group}/${l.version}` };
+  // A batch may wait in this worker's inbox behind another one (tasksPerWorker > 1): requests
+  // whose deadline passed meanwhile get no model work at all.
+  const now = performance.timeOrigin + performance.now();
+  const live = task.reqs.map((_, i) => !(task.deadlines[i]! <= now));
+  const reqs = task.reqs.filter((_, i) => live[i]);
+  const postIds: (number[] | null)[] = task.reqs.map(() => null);
+  const modelVersion = `${task.group}/${l.version}`;
+  if (reqs.length === 0) return { postIds, modelVersion, rows: 0, featureMs: 0, modelMs: 0 };
+  const ranked = await rank(l, reqs);
+  let j = 0;
+  for (let i = 0; i < postIds.length; i++) if (live[i]) postIds[i] = ranked.postIds[j++]!;
+  return { ...ranked, postIds, modelVersion };
 }
 
-async function rank(l: Loaded, reqs: RankInput[]): Promise<Omit<RankTaskResult, 'modelVersion'>> {
+async function rank(
+  l: Loaded,
+  reqs: RankInput[],
+): Promise<Omit<RankTaskResult, 'modelVersion' | 'postIds'> & { postIds: number[][] }> {
   const t0 = performance.now();
   const batch = l.pipeline.prepare(reqs);
   const t1 = performance.now();

@@ -3,6 +3,7 @@ export { projectRoot } from './paths.js';
 import { z } from 'zod';
 import { BUCKETS } from '../ab/bucket.js';
 import { ConfigError } from '../errors/index.js';
+import { ADMISSION_POLICIES } from '../ranking/admission.js';
 
 const intFromEnv = (def: number, min: number, max: number) =>
   z.coerce.number().int().min(min).max(max).default(def);
@@ -94,6 +95,11 @@ export const configSchema = z.object({
         )
         .default(false),
       queueLimit: intFromEnv(256, 1, 1_000_000),
+      /** Admission policy of the ranking queue (src/ranking/admission.ts; bench/results/overload.md). */
+      admission: z.enum(ADMISSION_POLICIES).default('queue-time'),
+      /** queue-time: longest predicted wait admitted (below deadlineMs); aimd: latency target. */
+      queueTargetMs: intFromEnv(150, 1, 60_000),
+      tasksPerWorker: intFromEnv(1, 1, 16),
       deadlineMs: intFromEnv(250, 1, 60_000),
       exposureFlushMs: intFromEnv(500, 10, 60_000),
       exposureBatch: intFromEnv(500, 1, 100_000),
@@ -149,6 +155,9 @@ function fromEnv(env: Env): Record<string, unknown> {
       candidates: pick('FEEDREC_CANDIDATES'),
       rankAll: pick('FEEDREC_RANK_ALL'),
       queueLimit: pick('FEEDREC_QUEUE_LIMIT'),
+      admission: pick('FEEDREC_ADMISSION'),
+      queueTargetMs: pick('FEEDREC_QUEUE_TARGET_MS'),
+      tasksPerWorker: pick('FEEDREC_TASKS_PER_WORKER'),
       deadlineMs: pick('FEEDREC_DEADLINE_MS'),
       exposureFlushMs: pick('FEEDREC_EXPOSURE_FLUSH_MS'),
       exposureBatch: pick('FEEDREC_EXPOSURE_BATCH'),

@@ -32,8 +32,15 @@ export class ForbiddenError extends FeedrecError {}
 
 /** The bounded queue is full; the caller should retry later. */
 export class OverloadedError extends FeedrecError {
-  constructor(readonly retryAfterSeconds: number) {
+  constructor(readonly retryAfterSeconds = 1) {
     super('service overloaded, retry later');
+  }
+}
+
+/** A request's deadline passed before a ranking worker got to it (it gets the fallback answer). */
+export class DeadlineExceededError extends FeedrecError {
+  constructor() {
+    super('deadline passed before ranking started');
   }
 }
 

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { DropReason } from '../ranking/batcher.js';
 
 // Request latencies span a cache-hot 1 ms answer to a 2 s overload; these cover both ends.
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2];
@@ -30,6 +31,12 @@ export class Metrics {
   readonly shed = new Counter({
     name: 'feedrec_shed_requests_total',
     help: 'Requests refused with 503 because the ranking queue was full',
+    registers: [this.registry],
+  });
+  readonly queueDrops = new Counter({
+    name: 'feedrec_queue_drops_total',
+    help: 'Requests that left the ranking queue unserved: shed at admission (503), shed after their longest wait (503), or past their deadline before any model work (fallback)',
+    labelNames: ['reason'] as const,
     registers: [this.registry],
   });
   readonly rankingInFlight = new Gauge({
@@ -168,6 +175,10 @@ export class Metrics {
     this.spoolRows.set(state.rows);
     this.spoolBytes.set(state.bytes);
     this.spoolFull.set(state.full ? 1 : 0);
+  }
+
+  observeQueueDrop(reason: DropReason, count: number): void {
+    this.queueDrops.inc({ reason }, count);
   }
 
   get contentType(): string {

@@ -1,6 +1,12 @@
 import type { Context } from 'hono';
 import { assignGroup } from '../ab/index.js';
-import { NotReadyError, OverloadedError, UnknownUserError, ValidationError } from '../errors/index.js';
+import {
+  DeadlineExceededError,
+  NotReadyError,
+  OverloadedError,
+  UnknownUserError,
+  ValidationError,
+} from '../errors/index.js';
 import type { FallbackReason } from './metrics.js';
 import { parseRecommendationsQuery } from './params.js';
 import { GROUP_HEADER, TOKEN_HEADER, forcedGroup } from './qa.js';
@@ -19,8 +25,10 @@ export function recommendationsHandler(deps: HttpDeps) {
   const { config, recommender, exposures, metrics, logger } = deps;
   let inFlight = 0;
 
-  // Errors a caller caused: they pass through instead of turning into a fallback answer.
-  const isCallerError = (err: unknown) => err instanceof ValidationError || err instanceof UnknownUserError;
+  // Errors a caller caused, and a shed request (503): they pass through instead of turning into
+  // a fallback answer.
+  const passesThrough = (err: unknown) =>
+    err instanceof ValidationError || err instanceof UnknownUserError || err instanceof OverloadedError;
 
   async function rankWithDeadline(req: RankRequest): Promise<Outcome> {
     // In-flight counts model calls, not HTTP requests: a call past its deadline still occupies
@@ -58,7 +66,11 @@ export function recommendationsHandler(deps: HttpDeps) {
         return { result: recommender.fallback(req), fallback: 'deadline' };
       }
       if (winner.ok) return { result: winner.result };
-      if (isCallerError(winner.err)) throw winner.err;
+      if (winner.err instanceof OverloadedError) metrics.shed.inc();
+      if (passesThrough(winner.err)) throw winner.err;
+      // The queue dropped it at its deadline, before any model work: the same as a late answer.
+      if (winner.err instanceof DeadlineExceededError)
+        return { result: recommender.fallback(req), fallback: 'deadline' };
       logger.warn({
         msg: 'model ranking failed, serving fallback',
         requestId: req.requestId,
@@ -97,6 +109,7 @@ export function recommendationsHandler(deps: HttpDeps) {
     vars.forced = forced !== undefined;
 
     const req: RankRequest = {
+      deadline: performance.now() + config.serving.deadlineMs,
       userId: q.userId,
       timeMs: q.timeMs,
       limit: q.limit,

@@ -8,6 +8,8 @@ import type { Metrics } from './metrics.js';
 export type { ExpGroup } from '../ab/index.js';
 
 export interface RankRequest {
+  /** performance.now() time after which the answer is the fallback; the queue drops it then. */
+  deadline: number;
   userId: number;
   /** The request's `time` as epoch milliseconds (UTC). */
   timeMs: number;

@@ -2,8 +2,9 @@ import path from 'node:path';
 import { Piscina } from 'piscina';
 import { projectRoot } from '../config/paths.js';
 import type { SharedStore } from '../features/layout.js';
-import { ModelError } from '../errors/index.js';
-import { MicroBatcher } from './batcher.js';
+import { DeadlineExceededError, ModelError } from '../errors/index.js';
+import { createAdmission, type AdmissionPolicyName } from './admission.js';
+import { ItemFailure, MicroBatcher, systemClock, type DropReason } from './batcher.js';
 import type { RankInput } from './pipeline.js';
 import type { Group, ModelRef, RankTask, RankTaskResult, WarmupResult, WorkerInit } from './protocol.js';
 
@@ -12,6 +13,8 @@ export interface PoolObserver {
   observeBatchSize(size: number): void;
   setQueueDepth(depth: number): void;
   observeWorkerRun(seconds: number): void;
+  /** Requests that left the queue unserved: shed by admission or max wait, or past their deadline. */
+  observeQueueDrop(reason: DropReason, count: number): void;
 }
 
 export interface PoolOptions {
@@ -24,6 +27,12 @@ export interface PoolOptions {
   rankAll: boolean;
   maxBatchRequests: number;
   maxBatchDelayMs: number;
+  /** Admission policy of the ranking queue (admission.ts), its hard bound and its target. */
+  admission?: AdmissionPolicyName;
+  queueLimit?: number;
+  queueTargetMs?: number;
+  /** Batches handed to each worker at once; above 1 a worker never waits for this thread. */
+  tasksPerWorker?: number;
   observer?: PoolObserver;
   /** Compiled worker script (tests may point elsewhere). */
   workerFile?: string;
@@ -36,13 +45,23 @@ export interface RankOutput {
 
 export const WORKER_FILE = () => path.join(projectRoot(), 'dist', 'workers', 'rank-worker.js');
 
+interface Queued {
+  group: Group;
+  input: RankInput;
+  /** Deadline as epoch ms (performance.timeOrigin + now), comparable across threads. */
+  deadlineEpochMs: number;
+}
+
 /**
- * Piscina workers holding the models, fed by one micro-batcher per group. Tasks are never
- * cancelled: terminating a worker inside session.run aborts the whole process, so deadlines act
- * in the HTTP layer and late results are simply dropped there.
+ * Piscina workers holding the models, fed by one micro-batcher whose batches each hold one
+ * group's requests. One queue for both groups: the admission policy sees all the work waiting
+ * for the same workers, and batches never wait in Piscina's own queue, where they could expire.
+ * Tasks are never cancelled: terminating a worker inside session.run aborts the whole process, so
+ * a request that is late once running still runs and the HTTP layer drops its result.
  */
 export class RankerPool {
-  private readonly batchers = new Map<Group, MicroBatcher<RankInput, RankOutput>>();
+  private readonly batcher: MicroBatcher<Queued, RankOutput>;
+  private readonly groups: Set<Group>;
   /** Tasks handed to Piscina and not settled: close() must outlive every one of them. */
   private readonly running = new Set<Promise<unknown>>();
   private closed = false;
@@ -52,19 +71,28 @@ export class RankerPool {
     readonly warmup: WarmupResult,
     private readonly opts: PoolOptions,
   ) {
-    for (const m of opts.models) {
-      this.batchers.set(
-        m.name,
-        new MicroBatcher<RankInput, RankOutput>({
-          maxBatch: opts.maxBatchRequests,
-          maxDelayMs: opts.maxBatchDelayMs,
-          // While every worker is busy, requests keep gathering into the next (larger) batch.
-          maxConcurrentFlushes: opts.workers,
-          onBatch: (n) => opts.observer?.observeBatchSize(n),
-          flush: (reqs) => this.runBatch(m.name, reqs),
-        }),
-      );
-    }
+    this.groups = new Set(opts.models.map((m) => m.name));
+    const slots = opts.workers * (opts.tasksPerWorker ?? 1);
+    this.batcher = new MicroBatcher<Queued, RankOutput>({
+      maxBatch: opts.maxBatchRequests,
+      maxDelayMs: opts.maxBatchDelayMs,
+      // While every slot is busy, requests keep gathering into the next (larger) batch.
+      maxConcurrentFlushes: slots,
+      key: (q) => q.group,
+      admission: createAdmission(
+        {
+          policy: opts.admission ?? 'queue-time',
+          limit: opts.queueLimit ?? 256,
+          targetMs: opts.queueTargetMs ?? 150,
+          slots,
+          minQueue: slots * opts.maxBatchRequests,
+        },
+        systemClock.now(),
+      ),
+      onBatch: (n) => opts.observer?.observeBatchSize(n),
+      onDrop: (reason, n) => opts.observer?.observeQueueDrop(reason, n),
+      flush: (items) => this.runBatch(items),
+    });
   }
 
   /** Starts the workers and waits until each has loaded its models (ModelError if one cannot). */
@@ -82,6 +110,7 @@ export class RankerPool {
       minThreads: opts.workers,
       maxThreads: opts.workers,
       idleTimeout: 2 ** 31 - 1,
+      concurrentTasksPerWorker: opts.tasksPerWorker ?? 1,
       // The default queue is not first-in-first-out under load; latency tails grow without this.
       stricterFIFO: true,
       // close() runs only after every batch settled, so Piscina's own wait ends at once; but its
@@ -105,11 +134,15 @@ export class RankerPool {
     return new RankerPool(piscina, warm[0]!, opts);
   }
 
-  rank(group: Group, input: RankInput): Promise<RankOutput> {
+  /**
+   * Ranks one request before `deadline` (performance.now() time of this thread). Rejects with
+   * OverloadedError when admission sheds it and DeadlineExceededError when no worker started it
+   * in time.
+   */
+  rank(group: Group, input: RankInput, deadline = Number.POSITIVE_INFINITY): Promise<RankOutput> {
     if (this.closed) return Promise.reject(new ModelError('the ranking pool is closing'));
-    const b = this.batchers.get(group);
-    if (!b) return Promise.reject(new ModelError(`no ${group} model is loaded`));
-    return b.add(input);
+    if (!this.groups.has(group)) return Promise.reject(new ModelError(`no ${group} model is loaded`));
+    return this.batcher.add({ group, input, deadlineEpochMs: performance.timeOrigin + deadline }, deadline);
   }
 
   get queueSize(): number {
@@ -128,7 +161,7 @@ export class RankerPool {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const busy = () => [...this.batchers.values()].some((b) => b.pending > 0 || b.flushing > 0);
+    const busy = () => this.batcher.pending > 0 || this.batcher.flushing > 0;
     while (this.running.size > 0 || busy()) {
       if (this.running.size > 0) await Promise.allSettled([...this.running]);
       else await new Promise((r) => setTimeout(r, 5));
@@ -136,8 +169,13 @@ export class RankerPool {
     await this.piscina.close();
   }
 
-  private async runBatch(group: Group, reqs: RankInput[]): Promise<RankOutput[]> {
-    const task: RankTask = { kind: 'rank', group, reqs };
+  private async runBatch(items: Queued[]): Promise<(RankOutput | ItemFailure)[]> {
+    const task: RankTask = {
+      kind: 'rank',
+      group: items[0]!.group,
+      reqs: items.map((q) => q.input),
+      deadlines: items.map((q) => q.deadlineEpochMs),
+    };
     this.opts.observer?.setQueueDepth(this.piscina.queueSize);
     const run = this.piscina.run(task) as Promise<RankTaskResult>;
     this.running.add(run);
@@ -148,6 +186,12 @@ export class RankerPool {
       this.running.delete(run);
     }
     this.opts.observer?.observeWorkerRun((res.featureMs + res.modelMs) / 1000);
-    return res.postIds.map((postIds) => ({ postIds, modelVersion: res.modelVersion }));
+    const expired = res.postIds.filter((p) => p === null).length;
+    if (expired > 0) this.opts.observer?.observeQueueDrop('deadline', expired);
+    return res.postIds.map((postIds) =>
+      postIds === null
+        ? new ItemFailure(new DeadlineExceededError())
+        : { postIds, modelVersion: res.modelVersion },
+    );
   }
 }

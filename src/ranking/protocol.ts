@@ -28,6 +28,11 @@ export interface RankTask {
   kind: 'rank';
   group: Group;
   reqs: RankInput[];
+  /**
+   * Per request, the deadline as epoch ms (performance.timeOrigin + performance.now()). A worker
+   * skips a request whose deadline passed before the batch started: no model work for it.
+   */
+  deadlines: number[];
 }
 
 /** Sent once per worker at start-up so a missing or mismatched model stops the service there. */
@@ -38,8 +43,8 @@ export interface WarmupTask {
 export type WorkerTask = RankTask | WarmupTask;
 
 export interface RankTaskResult {
-  /** Post ids per request, best first. */
-  postIds: number[][];
+  /** Post ids per request, best first; null for a request skipped because its deadline passed. */
+  postIds: (number[] | null)[];
   modelVersion: string;
   rows: number;
   featureMs: number;

@@ -84,6 +84,10 @@ export async function loadGeneration(
     rankAll: cfg.serving.rankAll,
     maxBatchRequests: cfg.serving.maxBatchRequests,
     maxBatchDelayMs: cfg.serving.maxBatchDelayMs,
+    admission: cfg.serving.admission,
+    queueLimit: cfg.serving.queueLimit,
+    queueTargetMs: cfg.serving.queueTargetMs,
+    tasksPerWorker: cfg.serving.tasksPerWorker,
     observer: opts.observer,
   });
   opts.log?.({

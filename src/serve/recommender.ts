@@ -40,7 +40,7 @@ export class PoolRecommender implements Recommender {
     // hasUser was asked of the generation before a swap; the user set is fixed, but a snapshot
     // without this user must say so rather than rank somebody else's index.
     if (ui < 0) throw new UnknownUserError(req.userId);
-    return g.pool.rank(req.group, { ui, tMs: req.timeMs, limit: req.limit });
+    return g.pool.rank(req.group, { ui, tMs: req.timeMs, limit: req.limit }, req.deadline);
   }
 
   fallback(req: RankRequest): RankResult {

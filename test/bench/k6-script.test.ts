@@ -12,7 +12,19 @@ function loadK6Script(env: Record<string, string> = {}) {
   const open = (p: string) =>
     p.endsWith('scenario.json') ? readFileSync(path.join('k6', p), 'utf8') : '200\n201\n\n202\nnot-an-id\n';
   const urls: string[] = [];
-  const http = { get: (url: string) => (urls.push(url), { status: 200 }) };
+  const counts: Record<string, number> = {};
+  const http = {
+    get: (url: string) => (
+      urls.push(url),
+      { status: 200, headers: { 'X-Model-Version': urls.length % 2 ? 'test/v1' : 'fallback-popular' } }
+    ),
+  };
+  class Counter {
+    constructor(readonly name: string) {}
+    add(n: number) {
+      counts[this.name] = (counts[this.name] ?? 0) + n;
+    }
+  }
   const check = () => true;
   class SharedArray extends Array {
     constructor(_name: string, fn: () => unknown[]) {
@@ -26,20 +38,21 @@ function loadK6Script(env: Record<string, string> = {}) {
     'http',
     'check',
     'SharedArray',
+    'Counter',
     `${src}\nreturn { options, run };`,
   );
-  const mod = factory(open, env, http, check, SharedArray) as {
+  const mod = factory(open, env, http, check, SharedArray, Counter) as {
     options: { scenarios: Record<string, Record<string, unknown>>; thresholds: Record<string, string[]> };
     run: () => void;
   };
-  return { ...mod, urls };
+  return { ...mod, urls, counts };
 }
 
 describe('k6 script', () => {
   it('builds its scenarios and thresholds from k6/scenario.json, phases back to back', () => {
     const scenario = JSON.parse(readFileSync('k6/scenario.json', 'utf8'));
     const { options } = loadK6Script();
-    expect(Object.keys(options.scenarios)).toEqual(scenario.phases.map((p: { name: string }) => p.name));
+    expect(Object.keys(options.scenarios)).toEqual(scenario.sets.serve);
     expect(options.scenarios['closed-64']).toMatchObject({
       executor: 'constant-vus',
       vus: 64,
@@ -52,6 +65,30 @@ describe('k6 script', () => {
     });
     expect(options.thresholds.http_req_duration).toEqual(['p(99)<500']);
     expect(options.thresholds.http_req_failed).toEqual(['rate<0.01']);
+  });
+
+  it('runs the overload set with open-loop rates from CAPACITY and recovery phases right after each overload', () => {
+    const { options } = loadK6Script({ SET: 'overload', CAPACITY: '2000' });
+    expect(Object.keys(options.scenarios)).toEqual([
+      'closed-64',
+      'closed-256',
+      'recover-64',
+      'closed-1024',
+      'recover-64-4',
+      'open-3x',
+      'recover-64-6',
+    ]);
+    expect(options.scenarios['open-3x']).toMatchObject({ executor: 'constant-arrival-rate', rate: 6000 });
+    // closed-64 30 s, gap 3, closed-256 10 s, then recover-64 with no gap
+    expect(options.scenarios['closed-256']!.startTime).toBe('33s');
+    expect(options.scenarios['recover-64']!.startTime).toBe('43s');
+    expect(() => loadK6Script({ SET: 'overload' })).toThrow(/CAPACITY/);
+  });
+
+  it('counts answers ranked by a model apart from fallback answers', () => {
+    const { run, counts } = loadK6Script({ PHASES: 'closed-1' });
+    for (let i = 0; i < 10; i++) run();
+    expect(counts).toEqual({ model_ranked: 5, fallback_answers: 5 });
   });
 
   it('requests users from the users file at times inside the world period', () => {

@@ -82,6 +82,25 @@ describe('load generator', () => {
     expect(report.phases[2]!.sendLagMs!.p99).toBeGreaterThanOrEqual(0);
     expect(report.phases[0]!.sendLagMs).toBeUndefined();
     expect(report.server!.vmHwmMb).toBeGreaterThan(0);
+    // The fixture names its ranker: every 200 is model-ranked, the 404s are not answers.
+    for (const p of report.phases)
+      expect(Math.abs(p.answers!.modelRps * p.durationS - (p.statusCounts['200'] ?? 0))).toBeLessThan(1);
+  });
+
+  it('runs open loop at a multiple of the capacity its capacity phase measured, and times the recovery', async () => {
+    const report = await runLoad({
+      url,
+      userRange: '1-100',
+      phases: ['closed-64', 'open-3x', 'recover-64'],
+      duration: '400ms',
+      gapSeconds: 0,
+      log: () => undefined,
+    });
+    const [cap, open, recover] = report.phases;
+    expect(report.capacityRps).toBe(cap!.answers!.modelRps);
+    expect(open!.targetRps).toBe(Math.round(3 * report.capacityRps!));
+    expect(recover!.recoveryMs === null || recover!.recoveryMs! >= 0).toBe(true);
+    expect(cap!.recoveryMs).toBeUndefined();
     expect(report.machine.cpuCount).toBeGreaterThan(0);
   });
 

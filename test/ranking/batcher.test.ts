@@ -1,39 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { BatchResultMismatchError, MicroBatcher, type BatcherClock } from '../../src/ranking/batcher.js';
-
-/** A clock whose time only moves when the test says so; timers fire in due order. */
-class FakeClock implements BatcherClock {
-  private t = 0;
-  private seq = 0;
-  private timers = new Map<number, { at: number; fn: () => void }>();
-  now() {
-    return this.t;
-  }
-  setTimer(fn: () => void, ms: number) {
-    const id = ++this.seq;
-    this.timers.set(id, { at: this.t + ms, fn });
-    return id;
-  }
-  clearTimer(h: unknown) {
-    this.timers.delete(h as number);
-  }
-  get armed() {
-    return this.timers.size;
-  }
-  advance(ms: number) {
-    const end = this.t + ms;
-    for (;;) {
-      const next = [...this.timers.entries()]
-        .filter(([, v]) => v.at <= end)
-        .sort((a, b) => a[1].at - b[1].at)[0];
-      if (!next) break;
-      this.timers.delete(next[0]);
-      this.t = next[1].at;
-      next[1].fn();
-    }
-    this.t = end;
-  }
-}
+import { BatchResultMismatchError, MicroBatcher } from '../../src/ranking/batcher.js';
+import { FakeClock } from '../helpers/fake-clock.js';
 
 /** A flush whose batches the test resolves or rejects by hand. */
 function manualFlush<I>() {
