@@ -88,3 +88,63 @@ export function recoveryMs(
   }
   return undefined;
 }
+
+export interface SoakSample {
+  /** Seconds since the soak started (end of the slice). */
+  t: number;
+  rssMb: number;
+  p99Ms: number;
+  answersPerS: number;
+  modelPerS: number;
+  errors: number;
+}
+
+/** Least-squares slope of y over x, and its intercept. */
+export function fitLine(x: number[], y: number[]): { slope: number; intercept: number } {
+  const n = x.length;
+  if (n < 2) return { slope: 0, intercept: y[0] ?? 0 };
+  const mx = x.reduce((a, b) => a + b, 0) / n;
+  const my = y.reduce((a, b) => a + b, 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  for (let i = 0; i < n; i++) {
+    sxy += (x[i]! - mx) * (y[i]! - my);
+    sxx += (x[i]! - mx) ** 2;
+  }
+  const slope = sxx === 0 ? 0 : sxy / sxx;
+  return { slope, intercept: my - slope * mx };
+}
+
+const median = (v: number[]) => {
+  const s = [...v].sort((a, b) => a - b);
+  return s.length === 0
+    ? 0
+    : s.length % 2
+      ? s[(s.length - 1) / 2]!
+      : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+/** RSS slope (MB/hour) and p99 drift: slope (ms/hour) and median p99 of the last third vs the first. */
+export function soakSummary(samples: SoakSample[]) {
+  const hours = samples.map((s) => s.t / 3600);
+  const rss = fitLine(
+    hours,
+    samples.map((s) => s.rssMb),
+  );
+  const p99 = fitLine(
+    hours,
+    samples.map((s) => s.p99Ms),
+  );
+  const third = Math.max(1, Math.floor(samples.length / 3));
+  const first = median(samples.slice(0, third).map((s) => s.p99Ms));
+  const last = median(samples.slice(-third).map((s) => s.p99Ms));
+  return {
+    rssSlopeMbPerHour: r2(rss.slope),
+    rssFirstMb: r2(samples[0]?.rssMb ?? 0),
+    rssLastMb: r2(samples.at(-1)?.rssMb ?? 0),
+    p99SlopeMsPerHour: r2(p99.slope),
+    p99FirstThirdMs: r2(first),
+    p99LastThirdMs: r2(last),
+    p99DriftPct: first === 0 ? 0 : r2(((last - first) / first) * 100),
+  };
+}

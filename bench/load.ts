@@ -41,7 +41,7 @@ export interface LoadOptions {
   /** Answers/s that rateTimesCapacity phases multiply; default: measured by the capacity phase. */
   capacity?: number;
   /** Called around each phase, e.g. to read the server's metrics. */
-  onPhase?: (event: 'before' | 'after', phase: Phase, index: number) => Promise<void>;
+  onPhase?: (event: 'before' | 'after', phase: Phase, index: number, result?: PhaseResult) => Promise<void>;
   /** Overrides every phase's duration (short smoke runs). */
   duration?: string;
   /** Overrides the scenario's pause between phases. */
@@ -264,7 +264,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
       capacity = result.answers!.modelRps + result.answers!.unlabelledRps;
       report.capacityRps = capacity;
     }
-    await opts.onPhase?.('after', p, i);
+    await opts.onPhase?.('after', p, i, result);
     log(
       `${p.name}: ${result.throughputRps} req/s, p50 ${latencyMs.p50} ms, p99 ${latencyMs.p99} ms, ` +
         `max ${latencyMs.max} ms, errors ${s.errors}, dropped ${dropped}${result.thresholds.pass ? '' : '  (thresholds FAILED)'}`,

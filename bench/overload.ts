@@ -5,12 +5,12 @@
 // service's metrics around every phase. Writes bench/results/overload.json and .md.
 //
 //   npm run build && flock /tmp/feedrec-bench.lock node dist/bench/overload.js
-//     [--policies queue-time,codel,aimd,fixed] [--data-dir data] [--pg-url URL] [--port 8210]
-//     [--env KEY=VALUE,…] [--root DIR --label NAME] [--out bench/results/overload]
+//     [--policies queue-time,codel,aimd,fixed[:KEY=V;…]] [--data-dir data] [--pg-url URL] [--port 8210]
+//     [--env KEY=VALUE,…] [--legacy-root DIR] [--out bench/results/overload]
 //
-// --root runs another checkout's service (e.g. the code before this benchmark existed); when its
-// answers carry no X-Model-Version header, model-ranked answers are the 200s less the fallbacks
-// its metrics counted.
+// The policy "legacy" runs the service of another checkout (--legacy-root, built, e.g. the commit
+// before the admission policies): its answers carry no X-Model-Version header, so its
+// model-ranked answers are its 200s less the fallbacks its metrics counted.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -83,7 +83,19 @@ async function runPolicy(
     users: number[];
   },
 ): Promise<PolicyRun> {
-  const env = { ...o.env, ...(policy === 'legacy' ? {} : { FEEDREC_ADMISSION: policy }) };
+  // "codel" or "queue-time:FEEDREC_TASKS_PER_WORKER=2;FEEDREC_QUEUE_TARGET_MS=100": a policy and
+  // settings of its own; "legacy" sets nothing (the --legacy-root checkout, before the policies).
+  const [name, own = ''] = policy.split(':') as [string, string?];
+  const env: Record<string, string> = {
+    ...o.env,
+    ...(name === 'legacy' ? {} : { FEEDREC_ADMISSION: name }),
+    ...Object.fromEntries(
+      own
+        .split(';')
+        .filter(Boolean)
+        .map((kv) => kv.split('=') as [string, string]),
+    ),
+  };
   const svc = await startService({ port: o.port, dataDir: o.dataDir, pgUrl: o.pgUrl, env, root: o.root });
   const log = (l: string) => process.stderr.write(`${policy}: ${l}\n`);
   log(`ready in ${svc.startupSeconds.toFixed(1)} s`);
@@ -119,7 +131,7 @@ async function main(): Promise<void> {
       'pg-url': { type: 'string' },
       port: { type: 'string', default: '8210' },
       env: { type: 'string', default: '' },
-      root: { type: 'string' },
+      'legacy-root': { type: 'string' },
       out: { type: 'string', default: path.join(repoRoot, 'bench', 'results', 'overload') },
       render: { type: 'string' },
     },
@@ -144,7 +156,7 @@ async function main(): Promise<void> {
         dataDir: values['data-dir']!,
         pgUrl: values['pg-url'],
         env,
-        root: values.root,
+        root: policy === 'legacy' ? values['legacy-root'] : undefined,
         users,
       }),
     );

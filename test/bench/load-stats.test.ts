@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classify, recoveryMs } from '../../bench/load-stats.js';
+import { classify, fitLine, recoveryMs, soakSummary } from '../../bench/load-stats.js';
 
 describe('load statistics', () => {
   it('classifies answers by status and by what ranked them', () => {
@@ -23,5 +23,26 @@ describe('load statistics', () => {
         100,
       ),
     ).toBe(0);
+  });
+
+  it('fits the RSS slope per hour and the p99 drift of a soak', () => {
+    expect(fitLine([0, 1, 2, 3], [5, 7, 9, 11])).toEqual({ slope: 2, intercept: 5 });
+    // RSS grows 0.5 MB per 10 s sample = 180 MB/hour; p99 doubles from the first third to the last
+    const samples = Array.from({ length: 12 }, (_, i) => ({
+      t: (i + 1) * 10,
+      rssMb: 300 + i * 0.5,
+      p99Ms: i < 4 ? 10 : i < 8 ? 15 : 20,
+      answersPerS: 100,
+      modelPerS: 100,
+      errors: 0,
+    }));
+    expect(soakSummary(samples)).toMatchObject({
+      rssSlopeMbPerHour: 180,
+      rssFirstMb: 300,
+      rssLastMb: 305.5,
+      p99FirstThirdMs: 10,
+      p99LastThirdMs: 20,
+      p99DriftPct: 100,
+    });
   });
 });
