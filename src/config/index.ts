@@ -96,7 +96,9 @@ export const configSchema = z.object({
         .default(false),
       queueLimit: intFromEnv(256, 1, 1_000_000),
       /** Admission policy of the ranking queue (src/ranking/admission.ts; bench/results/overload.md). */
-      admission: z.enum(ADMISSION_POLICIES).default('queue-time'),
+      // aimd had the most model-ranked answers at 256 and 1,024 connections and 3× open loop in the
+      // one comparison run so far (bench/results/overload.md, shared machine): to be re-measured.
+      admission: z.enum(ADMISSION_POLICIES).default('aimd'),
       /** queue-time: longest predicted wait admitted (below deadlineMs); aimd: latency target. */
       queueTargetMs: intFromEnv(150, 1, 60_000),
       tasksPerWorker: intFromEnv(1, 1, 16),

@@ -81,7 +81,7 @@ export class RankerPool {
       key: (q) => q.group,
       admission: createAdmission(
         {
-          policy: opts.admission ?? 'queue-time',
+          policy: opts.admission ?? 'aimd',
           limit: opts.queueLimit ?? 256,
           targetMs: opts.queueTargetMs ?? 150,
           slots,
