@@ -50,6 +50,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--name", required=True, help="model name, e.g. control or test")
     p.add_argument("--valid-from-ms", required=True, type=float,
                    help="rows with time >= this (epoch ms) form the validation window; earlier rows train")
+    p.add_argument("--gap-ms", type=float, default=0.0,
+                   help="rows in [valid-from - gap, valid-from) neither train nor validate: with a target that "
+                        "looks ahead (liked within the next days) their labels would reach into the validation window")
     p.add_argument("--iterations", type=int, default=1000, help="maximum trees (early stopping may use fewer)")
     p.add_argument("--depth", type=int, default=6)
     p.add_argument("--learning-rate", type=float, default=0.05)
@@ -236,7 +239,7 @@ def main(argv: list[str]) -> int:
     rows = len(y)
     window = training_window(header.get("source") or {}, t, args.valid_from_ms)
     valid_mask = t >= args.valid_from_ms
-    train_idx = np.flatnonzero(~valid_mask)
+    train_idx = np.flatnonzero(t < args.valid_from_ms - args.gap_ms)
     valid_idx = np.flatnonzero(valid_mask)
     log(f"matrix {args.matrix}: {rows} rows x {len(names)} features; train {len(train_idx)}, valid {len(valid_idx)}")
     if len(train_idx) == 0 or len(valid_idx) == 0:
@@ -320,6 +323,8 @@ def main(argv: list[str]) -> int:
         "tree_count": int(model.tree_count_),
         "depth": args.depth,
         "window": window,
+        # What a score means: P(like | view) by default, or "liked within the next days" over all posts.
+        "target": (header.get("source") or {}).get("target") or {"kind": "view"},
         "validation": {
             "metric": "ROC-AUC",
             "auc": auc_valid,

@@ -5,7 +5,7 @@ import { threadId, workerData } from 'node:worker_threads';
 import { attachStore, featureNames } from '../src/features/index.js';
 import { loadModel, type LoadedModel } from '../src/ranking/onnx-model.js';
 import { ModelError } from '../src/errors/index.js';
-import { RankingPipeline, type RankInput } from '../src/ranking/pipeline.js';
+import { RankingPipeline, retrievalFor, type RankInput } from '../src/ranking/pipeline.js';
 import type { Group, RankTaskResult, WarmupResult, WorkerInit, WorkerTask } from '../src/ranking/protocol.js';
 
 interface Loaded {
@@ -25,6 +25,7 @@ async function init(data: WorkerInit): Promise<Map<Group, Loaded>> {
     });
     const pipeline = new RankingPipeline(store, {
       set: ref.name,
+      retrieval: retrievalFor(model.meta),
       candidates: data.candidates,
       rankAll: data.rankAll,
     });

@@ -2,6 +2,7 @@ import type { Database } from '../db/index.js';
 import { fillUserContext, loadFeatureStore, newUserContext } from '../features/index.js';
 import { HoldoutOverlapError, MissingDataError, ValidationError } from '../errors/index.js';
 import type { LoadedModel } from '../ranking/onnx-model.js';
+import { retrievalFor } from '../ranking/pipeline.js';
 import { modelPolicy, popularPolicy, randomPolicy, readLikes, type Policy } from './policies.js';
 import { drawRequests, type CheckRequest } from './requests.js';
 import { histogram01, meanWithCi } from './score.js';
@@ -140,6 +141,7 @@ export async function runHoldoutCheck(
         const { model } = models.get(name)!;
         const p = modelPolicy(name, store, model, {
           set: name,
+          retrieval: retrievalFor(model.meta),
           candidates: opts.candidates,
           rankAll: opts.rankAll,
         });

@@ -18,9 +18,10 @@ export function reportHeadline(r: CheckReport): string {
   );
 }
 
-const COLUMNS = [
+/** Hitrate is expected from the ground truth, or counted from logged likes in hold-out mode. */
+const columns = (r: CheckReport) => [
   'policy',
-  'Hitrate@5 (expected)',
+  r.world ? 'Hitrate@5 (expected)' : 'Hitrate@5 (held-out likes)',
   '95 % CI',
   'sampled hit',
   'gap closed',
@@ -61,8 +62,10 @@ export function reportMarkdown(r: CheckReport): string {
   const lines = [
     reportHeadline(r),
     '',
-    `| ${COLUMNS.join(' | ')} |`,
-    `|${COLUMNS.map(() => '---|').join('')}`,
+    `| ${columns(r).join(' | ')} |`,
+    `|${columns(r)
+      .map(() => '---|')
+      .join('')}`,
     ...tableRows(r).map((row) => `| ${row.join(' | ')} |`),
   ];
   for (const l of latencyLines(r)) lines.push('', l);
@@ -186,7 +189,7 @@ function distributionChart(r: CheckReport): ChartSpec {
 /** The self-contained HTML page of a report (`feedrec check --html FILE`). */
 export function reportHtml(r: CheckReport, generatedAt = new Date()): string {
   const hitrate: ReportBlock[] = [
-    { kind: 'table', columns: COLUMNS, rows: tableRows(r) },
+    { kind: 'table', columns: columns(r), rows: tableRows(r) },
     {
       kind: 'chart',
       title: 'Hitrate@5 per policy, with its 95 % confidence interval',

@@ -2,6 +2,7 @@ import type { Database } from '../db/index.js';
 import { featureNames, loadFeatureStore, type FeatureSet, type FeatureStore } from '../features/index.js';
 import { MissingDataError } from '../errors/index.js';
 import { findModels, loadModel, type LoadedModel } from '../ranking/onnx-model.js';
+import { retrievalFor } from '../ranking/pipeline.js';
 import { createWorld, PERIOD, readWorldSpec, regeneratedLikes, type World } from '../world/index.js';
 import {
   likedBefore,
@@ -122,6 +123,7 @@ export async function runCheck(db: Database | undefined, opts: CheckOptions): Pr
       models.push(model);
       const p = modelPolicy(name, store!, model, {
         set: name,
+        retrieval: retrievalFor(model.meta),
         candidates: opts.candidates,
         rankAll: opts.rankAll,
       });

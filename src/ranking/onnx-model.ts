@@ -28,6 +28,8 @@ export interface ModelCard {
     [key: string]: unknown;
   };
   data: { sha256: string | null; [key: string]: unknown };
+  /** What its score means: P(like | view) (kind 'view', or absent) or 'liked-within' days. */
+  target?: { kind: string; days?: number; [key: string]: unknown };
   /**
    * The events the model learned from (epoch ms, with ISO twins), written by train.py from the
    * training matrix; absent in cards written before `train --until` existed.

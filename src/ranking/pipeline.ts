@@ -23,8 +23,22 @@ export interface RankInput {
   limit: number;
 }
 
+/**
+ * What retrieval orders posts by before the model: their smoothed like rate after a view (a
+ * model of P(like | view)), or how often they were liked at all (a model of "liked within the
+ * next days", which must see the posts people open: docs/exposure.md).
+ */
+export type Retrieval = 'like-rate' | 'likes';
+
+/** The retrieval a model was trained for, from its card's target. */
+export function retrievalFor(card: { target?: { kind?: string } }): Retrieval {
+  return card.target?.kind === 'liked-within' ? 'likes' : 'like-rate';
+}
+
 export interface PipelineOptions {
   set: FeatureSet;
+  /** Default 'like-rate'. */
+  retrieval?: Retrieval;
   /** Candidates per request passed to the model; ignored when rankAll. */
   candidates: number;
   /** Score every post the user has not liked with the model (the reference for the two-stage mode). */
@@ -78,10 +92,13 @@ export class RankingPipeline {
         return out;
       }
       this.fillClusterLift();
+      const D = store.dims.days + 1;
+      const byLikes = this.opts.retrieval === 'likes';
       for (let p = 0; p < posts; p++) {
-        score[p] = mark[p]
-          ? -1
-          : postLikeRate(store, p, ctx.day, ctx.prior) * this.clusterLift[store.postCluster[p]!]!;
+        const base = byLikes
+          ? store.postLikesCum[p * D + ctx.day]! + 1
+          : postLikeRate(store, p, ctx.day, ctx.prior);
+        score[p] = mark[p] ? -1 : base * this.clusterLift[store.postCluster[p]!]!;
       }
       return this.topPerTopic(Math.max(req.limit, this.opts.candidates));
     } finally {

@@ -26,6 +26,8 @@ export interface BuildMatrixOptions {
   untilMs?: number;
   /** Salt of the sampling hash: another seed samples other views. 0 is the original sample. */
   seed?: number;
+  /** How the target was chosen (train --target), recorded with it in the header and the card. */
+  choice?: Record<string, unknown>;
 }
 
 /** The events a matrix was built from (epoch ms); recorded in the model card by train.py. */
@@ -67,7 +69,7 @@ export function beforeCutoff(untilMs: number | undefined): string {
  * engine. Seed 0 keeps the original hash (the committed models' sample); other seeds permute the
  * hash modulo a prime first, so their samples are nearly independent of each other.
  */
-function sampleCondition(keepPerMille: number, seed: number): string {
+export function sampleCondition(keepPerMille: number, seed: number): string {
   const h = `(user_id::bigint * 2654435761 + post_id::bigint * 40503 + extract(epoch from "timestamp")::bigint)`;
   if (seed === 0) return `(${h} % 1000) < ${keepPerMille}`;
   const mult = (seed % 1_000_000) * 7919 + 1;
@@ -81,18 +83,30 @@ function likedFrom(store: FeatureStore, ui: number, pi: number, tMs: number): bo
   return false;
 }
 
+/** A row writer over both matrices: the test row, whose prefix is the control row. */
+export type AppendRow = (row: Float32Array, label: number, tMs: number, user: number) => Promise<void>;
+
+export interface OpenedMatrices {
+  /** Views before the cut-off, and the first and last event before it (epoch ms). */
+  span: { views: number; loMs: number; hiMs: number };
+  /**
+   * Creates the two matrices (`source` is their provenance), lets `fill` append rows, and closes
+   * them with the training window.
+   */
+  write(source: Record<string, unknown>, fill: (append: AppendRow) => Promise<void>): Promise<BuiltMatrices>;
+}
+
 /**
- * Writes the training matrices from sampled views of feed_data with their target, through the
- * same feature code the service runs. Like rows are never rows: a view's label says whether its
- * like followed. With a cut-off a view counts as liked only when its like was logged before the
- * cut-off, as a snapshot taken at the cut-off would show it.
+ * What every training matrix shares: the span of the log before the cut-off, the store cut to
+ * the cut-off (cutStoreAt), the control and test writers, and the training window recorded in
+ * their headers.
  */
-export async function buildTrainingMatrices(
+export async function openMatrices(
   db: DbSession,
   store: FeatureStore,
-  opts: BuildMatrixOptions,
-  log: (msg: string) => void = () => {},
-): Promise<BuiltMatrices> {
+  opts: { dir: string; untilMs?: number; seed?: number },
+  log: (msg: string) => void,
+): Promise<OpenedMatrices> {
   const until = opts.untilMs;
   const seed = opts.seed ?? 0;
   if (!Number.isSafeInteger(seed) || seed < 0)
@@ -115,35 +129,83 @@ export async function buildTrainingMatrices(
     cutStoreAt(store, until);
     log(`cut-off ${new Date(until).toISOString()}: events before it only`);
   }
-  const views = Number(span.views);
+  const lo = Number(span.lo);
+  const hi = Number(span.hi);
+  return {
+    span: { views: Number(span.views), loMs: lo, hiMs: hi },
+    async write(source, fill) {
+      const dirs = { control: path.join(opts.dir, 'control'), test: path.join(opts.dir, 'test') };
+      for (const d of Object.values(dirs)) {
+        await rm(d, { recursive: true, force: true });
+        await mkdir(d, { recursive: true });
+      }
+      const src = {
+        ...source,
+        ...(seed === 0 ? {} : { seed }),
+        ...(until === undefined ? {} : { until_ms: until }),
+      };
+      const control = await MatrixWriter.create(dirs.control, CONTROL_FEATURES, { source: src });
+      const test = await MatrixWriter.create(dirs.test, TEST_FEATURES, { source: src });
+      let rows = 0;
+      let positives = 0;
+      let minMs = Infinity;
+      let maxMs = -Infinity;
+      try {
+        await fill(async (row, label, tMs, user) => {
+          await control.appendRow(row.subarray(0, CONTROL_FEATURES.length), label, tMs, user);
+          await test.appendRow(row, label, tMs, user);
+          rows++;
+          positives += label;
+          if (tMs < minMs) minMs = tMs;
+          if (tMs > maxMs) maxMs = tMs;
+        });
+      } catch (err) {
+        await control.abort().catch(() => undefined);
+        await test.abort().catch(() => undefined);
+        throw err;
+      }
+      const window: TrainingWindow = {
+        first_event_ms: lo,
+        last_event_ms: hi,
+        first_row_ms: rows > 0 ? minMs : null,
+        last_row_ms: rows > 0 ? maxMs : null,
+        until_ms: until ?? null,
+      };
+      // The window goes into the header (and from there into the model card) once it is known.
+      await control.close({ window });
+      await test.close({ window });
+      log(`${rows} rows, positive rate ${(positives / Math.max(1, rows)).toFixed(4)}`);
+      return { ...dirs, rows, positives, minMs, maxMs, window };
+    },
+  };
+}
+
+/**
+ * Writes the training matrices from sampled views of feed_data with their target, through the
+ * same feature code the service runs. Like rows are never rows: a view's label says whether its
+ * like followed. With a cut-off a view counts as liked only when its like was logged before the
+ * cut-off, as a snapshot taken at the cut-off would show it.
+ */
+export async function buildTrainingMatrices(
+  db: DbSession,
+  store: FeatureStore,
+  opts: BuildMatrixOptions,
+  log: (msg: string) => void = () => {},
+): Promise<BuiltMatrices> {
+  const until = opts.untilMs;
+  const seed = opts.seed ?? 0;
+  const m = await openMatrices(db, store, opts, log);
+  const views = m.span.views;
   const keepPerMille = Math.max(1, Math.min(1000, Math.ceil((1000 * opts.targetRows) / Math.max(1, views))));
   log(`sampling ${keepPerMille}‰ of ${views} views`);
-  const dirs = { control: path.join(opts.dir, 'control'), test: path.join(opts.dir, 'test') };
-  for (const d of Object.values(dirs)) {
-    await rm(d, { recursive: true, force: true });
-    await mkdir(d, { recursive: true });
-  }
-  const source = {
-    table: 'feed_data',
-    action: 'view',
-    keepPerMille,
-    ...(seed === 0 ? {} : { seed }),
-    ...(until === undefined ? {} : { until_ms: until }),
-  };
-  const control = await MatrixWriter.create(dirs.control, CONTROL_FEATURES, { source });
-  const test = await MatrixWriter.create(dirs.test, TEST_FEATURES, { source });
   const ctx = newUserContext(store);
   const row = new Float32Array(TEST_FEATURES.length);
-  const controlRow = row.subarray(0, CONTROL_FEATURES.length);
-  let rows = 0;
-  let positives = 0;
-  let minMs = Infinity;
-  let maxMs = -Infinity;
-  try {
-    const select = `select user_id, post_id, (extract(epoch from "timestamp") * 1000)::bigint, target
-      from feed_data where action = 'view' and ${beforeCutoff(until)}
-        and ${sampleCondition(keepPerMille, seed)}
-      order by user_id, "timestamp", post_id`;
+  const select = `select user_id, post_id, (extract(epoch from "timestamp") * 1000)::bigint, target
+    from feed_data where action = 'view' and ${beforeCutoff(until)}
+      and ${sampleCondition(keepPerMille, seed)}
+    order by user_id, "timestamp", post_id`;
+  const target = { kind: 'view', ...opts.choice };
+  return m.write({ table: 'feed_data', action: 'view', keepPerMille, target }, async (append) => {
     for await (const f of csvRows(db.copyOut(select))) {
       const ui = store.userIndexById[f[0] as number] ?? -1;
       const pi = store.postIndexById[f[1] as number] ?? -1;
@@ -153,28 +215,7 @@ export async function buildTrainingMatrices(
       if (label === 1 && until !== undefined && !likedFrom(store, ui, pi, tMs)) label = 0;
       fillUserContext(store, ui, tMs, ctx);
       fillRow(store, ctx, pi, 'test', row, 0);
-      await control.appendRow(controlRow, label, tMs, f[0] as number);
-      await test.appendRow(row, label, tMs, f[0] as number);
-      rows++;
-      positives += label;
-      if (tMs < minMs) minMs = tMs;
-      if (tMs > maxMs) maxMs = tMs;
+      await append(row, label, tMs, f[0] as number);
     }
-  } catch (err) {
-    await control.abort().catch(() => undefined);
-    await test.abort().catch(() => undefined);
-    throw err;
-  }
-  const window: TrainingWindow = {
-    first_event_ms: Number(span.lo),
-    last_event_ms: Number(span.hi),
-    first_row_ms: rows > 0 ? minMs : null,
-    last_row_ms: rows > 0 ? maxMs : null,
-    until_ms: until ?? null,
-  };
-  // The window goes into the header (and from there into the model card) once it is known.
-  await control.close({ window });
-  await test.close({ window });
-  log(`${rows} rows, positive rate ${(positives / Math.max(1, rows)).toFixed(4)}`);
-  return { ...dirs, rows, positives, minMs, maxMs, window };
+  });
 }

@@ -43,6 +43,8 @@ export interface TrainerOptions {
   name: string;
   /** Rows at or after this request time (epoch ms) are the validation window. */
   validFromMs: number;
+  /** Rows this long before validFromMs neither train nor validate (a look-ahead target's labels). */
+  gapMs?: number;
   iterations?: number;
   depth?: number;
   learningRate?: number;
@@ -97,6 +99,7 @@ export function trainerArgs(opts: TrainerOptions, root: string): string[] {
     ['--seed', opts.seed],
     ['--threads', opts.threads],
     ['--samples', opts.samples],
+    ['--gap-ms', opts.gapMs],
   ];
   for (const [flag, value] of optional) if (value !== undefined) args.push(flag, String(value));
   if (opts.refit) args.push('--refit');

@@ -1,11 +1,13 @@
 import path from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { configFrom, withDataOptions, withDatabase, type DataFlags } from '../cli/common.js';
 import { ensureData } from '../cli/bootstrap.js';
 import { ValidationError } from '../errors/index.js';
 import { parseIsoTime } from '../http/params.js';
 import { loadFeatureStore } from '../features/index.js';
 import { buildTrainingMatrices } from './build-matrix.js';
+import { buildWindowMatrices } from './window-matrix.js';
+import { chooseTarget, CHOOSE_WINDOW_ABOVE, type TargetKind } from './target.js';
 import { ensureVenv, runTrainer, type TrainerSummary } from './python.js';
 
 interface TrainFlags extends DataFlags {
@@ -14,13 +16,19 @@ interface TrainFlags extends DataFlags {
   iterations: string;
   depth: string;
   learningRate: string;
-  validDays: string;
+  validDays?: string;
   models: string;
   modelsDir?: string;
   threads: string;
   until?: string;
   sampleSeed: string;
+  target: TargetKind | 'auto';
+  targetDays: string;
+  negatives: string;
+  refit?: boolean;
 }
+
+const DAY_MS = 86_400_000;
 
 /** `--until` as epoch ms; a clear error for anything that is not an ISO 8601 time. */
 export function parseUntil(text: string | undefined): number | undefined {
@@ -50,8 +58,25 @@ export function registerTrainCommand(program: Command): void {
         '--until <time>',
         'ISO 8601 cut-off: train, validate and build features only from events before it (for a hold-out)',
       )
-      .option('--valid-days <n>', 'the last days before the cut-off (or of the log) validate', '14')
+      .option(
+        '--valid-days <n>',
+        'the last days before the cut-off (or of the log) validate (default 14; 7 for the window target, ' +
+          'whose validation also keeps a window of days out of training)',
+      )
       .option('--sample-seed <n>', 'salt of the view sample (0 = the original sample)', '0')
+      .addOption(
+        new Option(
+          '--target <kind>',
+          'view: P(like | view), for a random feed; window: liked within --target-days over all posts, ' +
+            `for logs where users choose what they view; auto: window when over ${CHOOSE_WINDOW_ABOVE * 100} % ` +
+            'of views go to the 1 % most viewed posts (README)',
+        )
+          .choices(['auto', 'view', 'window'])
+          .default('auto'),
+      )
+      .option('--target-days <n>', 'window target: a like counts within this many days', '7')
+      .option('--negatives <n>', 'window target: posts not liked, drawn per moment', '20')
+      .option('--refit', 'after early stopping, refit on every row with the best tree count')
       .option('--models <list>', 'which models to fit', 'control,test')
       .option('--models-dir <dir>', 'models folder (default: ./models)')
       .option('--threads <n>', 'CatBoost threads', '2'),
@@ -70,19 +95,37 @@ export function registerTrainCommand(program: Command): void {
         await ensureVenv({ onOutput: (line) => console.error(`venv: ${line}`) });
         await ensureData(db, cfg, log);
         const { store } = await loadFeatureStore(db);
+        const chosen = await chooseTarget(db, flags.target, untilMs);
+        if (chosen.chosenBy === 'log')
+          log(
+            `target ${chosen.kind}: ${((chosen.viewConcentration ?? 0) * 100).toFixed(1)} % of views ` +
+              `went to the 1 % most viewed posts (window above ${CHOOSE_WINDOW_ABOVE * 100} %)`,
+          );
         const opts = {
           dir: matrixDir,
           targetRows: Number(flags.rows),
           untilMs,
           seed: Number(flags.sampleSeed),
+          choice: {
+            chosen_by: chosen.chosenBy,
+            ...(chosen.viewConcentration === undefined
+              ? {}
+              : { view_concentration: chosen.viewConcentration }),
+          },
         };
-        return buildTrainingMatrices(db, store, opts, log);
+        if (chosen.kind === 'view')
+          return { ...(await buildTrainingMatrices(db, store, opts, log)), kind: chosen.kind };
+        const window = { days: Number(flags.targetDays), negatives: Number(flags.negatives) };
+        return { ...(await buildWindowMatrices(db, store, { ...opts, ...window }, log)), kind: chosen.kind };
       },
       { create: false },
     );
     // With a cut-off the validation window ends at the cut-off, so early stopping never sees
-    // an event at or after it either.
-    const validFromMs = (untilMs ?? built.maxMs) - Number(flags.validDays) * 86_400_000;
+    // an event at or after it either. A look-ahead target validates on the last moments whose
+    // window fits, and keeps a gap of one window before them out of training.
+    const validDaysMs = Number(flags.validDays ?? (built.kind === 'view' ? 14 : 7)) * DAY_MS;
+    const validFromMs = (built.kind === 'view' ? (untilMs ?? built.maxMs) : built.maxMs) - validDaysMs;
+    const gapMs = built.kind === 'view' ? undefined : Number(flags.targetDays) * DAY_MS;
     const results: TrainerSummary[] = [];
     for (const name of flags.models.split(',').map((s) => s.trim())) {
       log(`fitting ${name}…`);
@@ -92,6 +135,8 @@ export function registerTrainCommand(program: Command): void {
           outDir: path.join(cfg.modelsDir, name, version),
           name,
           validFromMs,
+          gapMs,
+          refit: flags.refit,
           iterations: Number(flags.iterations),
           depth: Number(flags.depth),
           learningRate: Number(flags.learningRate),
@@ -107,6 +152,7 @@ export function registerTrainCommand(program: Command): void {
         rows: built.rows,
         positives: built.positives,
         validFrom: new Date(validFromMs).toISOString(),
+        target: built.kind,
         until: untilMs === undefined ? null : new Date(untilMs).toISOString(),
         models: results.map((r) => ({
           name: r.name,

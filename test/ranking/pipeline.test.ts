@@ -6,7 +6,7 @@ import {
   newUserContext,
   type FeatureStore,
 } from '../../src/features/index.js';
-import { mostLiked, RankingPipeline, selectTop } from '../../src/ranking/pipeline.js';
+import { mostLiked, RankingPipeline, retrievalFor, selectTop } from '../../src/ranking/pipeline.js';
 import { dbVariants } from '../helpers/db.js';
 import { loadMini, miniWorld } from '../fixtures/mini-log.js';
 
@@ -62,6 +62,35 @@ describe('two-stage ranking pipeline', () => {
     const perTopic = new Map<number, number>();
     for (const c of cands) perTopic.set(store.postTopic[c]!, (perTopic.get(store.postTopic[c]!) ?? 0) + 1);
     expect([...perTopic.values()]).toEqual([4, 4, 4]);
+  });
+
+  it('retrieves the most liked posts of each topic for a model of "liked within the next days"', () => {
+    expect(retrievalFor({ target: { kind: 'liked-within' } })).toBe('likes');
+    expect(retrievalFor({ target: { kind: 'view' } })).toBe('like-rate');
+    expect(retrievalFor({})).toBe('like-rate');
+    const ui = heavyUser();
+    const tMs = lastTime();
+    const liked = new Set(fillUserContext(store, ui, tMs, newUserContext(store)).liked);
+    const D = store.dims.days + 1;
+    const day = Math.floor((tMs - store.meta.day0Ms) / 86_400_000);
+    const likes = (pi: number) => store.postLikesCum[pi * D + day]!;
+    const byLikes = new RankingPipeline(store, {
+      set: 'control',
+      retrieval: 'likes',
+      candidates: 12,
+      rankAll: false,
+    });
+    const cands = [...byLikes.candidatesFor({ ui, tMs, limit: 5 })];
+    for (const topic of new Set(cands.map((c) => store.postTopic[c]!))) {
+      const mine = cands.filter((c) => store.postTopic[c] === topic);
+      const others = [...Array(store.dims.posts).keys()].filter(
+        (p) => store.postTopic[p] === topic && !liked.has(p) && !mine.includes(p),
+      );
+      // Every candidate of the topic has at least as many likes as every post left out.
+      expect(Math.min(...mine.map(likes))).toBeGreaterThanOrEqual(Math.max(...others.map(likes)));
+    }
+    const byRate = new RankingPipeline(store, { set: 'control', candidates: 12, rankAll: false });
+    expect([...byRate.candidatesFor({ ui, tMs, limit: 5 })].sort()).not.toEqual(cands.sort());
   });
 
   it('offers every post the user has not liked when ranking all', () => {

@@ -29,7 +29,21 @@ describe.skipIf(!hasVenv())('train --until writes the training window into the m
   const cut = T0 + 15 * DAY; // day 15, 06:00
   let dir: string;
   let models: string;
-  let summary: { until: string; rows: number; validFrom: string };
+  let summary: { until: string; rows: number; validFrom: string; target: string };
+  let windowSummary: typeof summary;
+
+  async function train(extra: string[]): Promise<typeof summary> {
+    const out: string[] = [];
+    vi.spyOn(console, 'log').mockImplementation((s: string) => void out.push(s));
+    vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      await main(['node', 'feedrec', 'train', '--data-dir', dir, '--models-dir', models, ...extra]);
+    } finally {
+      vi.restoreAllMocks();
+    }
+    expect(process.exitCode ?? 0).toBe(0);
+    return JSON.parse(out.at(-1)!) as typeof summary;
+  }
   const url = process.env.DATABASE_URL;
 
   beforeAll(async () => {
@@ -43,27 +57,10 @@ describe.skipIf(!hasVenv())('train --until writes the training window into the m
     } finally {
       await db.close();
     }
-    const out: string[] = [];
-    vi.spyOn(console, 'log').mockImplementation((s: string) => void out.push(s));
-    vi.spyOn(console, 'error').mockImplementation(() => undefined);
-    try {
-      await main(
-        ['node', 'feedrec', 'train', '--data-dir', dir, '--models-dir', models, '--version', 'v1'].concat([
-          '--until',
-          new Date(cut).toISOString(),
-          '--valid-days',
-          '3',
-          '--iterations',
-          '20',
-          '--threads',
-          '1',
-        ]),
-      );
-    } finally {
-      vi.restoreAllMocks();
-    }
-    expect(process.exitCode ?? 0).toBe(0);
-    summary = JSON.parse(out.at(-1)!) as typeof summary;
+    const common = ['--until', new Date(cut).toISOString(), '--iterations', '20', '--threads', '1'];
+    summary = await train([...common, '--target', 'view', '--valid-days', '3', '--version', 'v1']);
+    const window = ['--target', 'window', '--target-days', '2', '--negatives', '5'];
+    windowSummary = await train([...common, ...window, '--version', 'v2']);
   });
   afterAll(() => {
     if (url !== undefined) process.env.DATABASE_URL = url;
@@ -91,5 +88,22 @@ describe.skipIf(!hasVenv())('train --until writes the training window into the m
       expect(card.validation.valid_rows).toBe(views.filter((v) => v.ts >= validFrom).length);
       expect(card.validation.train_rows).toBe(views.filter((v) => v.ts < validFrom).length);
     }
+  });
+
+  it('records the "liked within" target in the card, validated on moments whose window ends before the cut-off', () => {
+    expect(windowSummary.target).toBe('window');
+    for (const name of ['control', 'test']) {
+      const card = JSON.parse(readFileSync(path.join(models, name, 'v2', 'meta.json'), 'utf8')) as ModelCard;
+      expect(card.target).toMatchObject({ kind: 'liked-within', days: 2, negatives: 5, chosen_by: 'flag' });
+      expect(card.window).toMatchObject({ until_ms: cut });
+      expect(card.window!.last_row_ms!).toBeLessThan(cut - 2 * DAY);
+      // Validation: the last 7 days of moments; training stops one window before them.
+      expect(card.window!.valid_from_ms).toBe(card.window!.last_row_ms! - 7 * DAY);
+      expect(card.validation.valid_rows).toBeGreaterThan(0);
+    }
+    const viewCard = JSON.parse(
+      readFileSync(path.join(models, 'test', 'v1', 'meta.json'), 'utf8'),
+    ) as ModelCard;
+    expect(viewCard.target).toEqual({ kind: 'view', chosen_by: 'flag' });
   });
 });
