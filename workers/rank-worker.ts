@@ -19,12 +19,12 @@ async function init(data: WorkerInit): Promise<Map<Group, Loaded>> {
   const store = attachStore(data.shared);
   const out = new Map<Group, Loaded>();
   for (const ref of data.models) {
-    const model = await loadModel(ref.dir, featureNames(ref.name), {
+    const model = await loadModel(ref.dir, featureNames(ref.model), {
       intraOpThreads: data.intraOpThreads,
       allowSpinning: data.allowSpinning,
     });
     const pipeline = new RankingPipeline(store, {
-      set: ref.name,
+      set: ref.model,
       retrieval: retrievalFor(model.meta),
       candidates: data.candidates,
       rankAll: data.rankAll,

@@ -45,6 +45,8 @@ export const configSchema = z.object({
             });
         })
         .default(0.5),
+      /** The model that serves the test group: `control` makes an A/A test (both groups alike). */
+      testModel: z.enum(['control', 'test']).default('test'),
     })
     .prefault({}),
   /** Postgres only (PGlite is in-process and needs none of these). */
@@ -66,6 +68,11 @@ export const configSchema = z.object({
   qaToken: z.string().min(8).optional(),
   /** Bearer token of the admin routes (POST /admin/reload); no token means they answer 404. */
   adminToken: z.string().min(16).optional(),
+  /**
+   * Token that unlocks POST /feed_data (appending to the log). Without one, only the embedded
+   * database's service accepts it, and only from this machine (loopback).
+   */
+  ingestToken: z.string().min(8).optional(),
   serving: z
     .object({
       // Measured at demo scale with 150 candidates (bench/results/serve-demo*.md): two workers of
@@ -117,6 +124,13 @@ export const configSchema = z.object({
        * 1.9 million answers: 16 minutes at 2,000 answers/s, 1.8 hours at 300/s.
        */
       spoolMaxMb: intFromEnv(512, 1, 1_000_000),
+      /**
+       * Feed rows logged after the feature snapshot that the store holds (13 bytes each): about
+       * 180,000 simulated visits of five views. Past it new rows wait for the next snapshot.
+       */
+      liveEvents: intFromEnv(1_000_000, 0, 200_000_000),
+      /** Pause between polls of feed_changes when nothing new came: the bulk of the freshness. */
+      followMs: intFromEnv(200, 10, 60_000),
     })
     .prefault({}),
 });
@@ -142,7 +156,12 @@ function fromEnv(env: Env): Record<string, unknown> {
     logLevel: pick('LOG_LEVEL'),
     qaToken: pick('FEEDREC_QA_TOKEN'),
     adminToken: pick('FEEDREC_ADMIN_TOKEN'),
-    ab: { salt: pick('FEEDREC_AB_SALT'), testShare: pick('FEEDREC_AB_TEST_SHARE') },
+    ingestToken: pick('FEEDREC_INGEST_TOKEN'),
+    ab: {
+      salt: pick('FEEDREC_AB_SALT'),
+      testShare: pick('FEEDREC_AB_TEST_SHARE'),
+      testModel: pick('FEEDREC_AB_TEST_MODEL'),
+    },
     db: {
       connectTimeoutMs: pick('FEEDREC_PG_CONNECT_TIMEOUT_MS'),
       statementTimeoutMs: pick('FEEDREC_PG_STATEMENT_TIMEOUT_MS'),
@@ -166,6 +185,8 @@ function fromEnv(env: Env): Record<string, unknown> {
       exposureWriteTimeoutMs: pick('FEEDREC_EXPOSURE_WRITE_TIMEOUT_MS'),
       spoolDir: pick('FEEDREC_SPOOL_DIR'),
       spoolMaxMb: pick('FEEDREC_SPOOL_MAX_MB'),
+      liveEvents: pick('FEEDREC_LIVE_EVENTS'),
+      followMs: pick('FEEDREC_FOLLOW_MS'),
     },
   };
 }

@@ -46,6 +46,22 @@ export const feedData = pgTable(
 );
 
 /**
+ * Feed rows in the order they were committed, for followers of the log (src/live): a statement
+ * trigger on feed_data copies every inserted row here, except in bulk loads (world, import) that
+ * mark their features stale and are included by the next `feedrec features` instead. Writers
+ * take turns on this table until they commit, so seq order is commit order and a follower that
+ * read up to seq n has missed nothing below n.
+ */
+export const feedChanges = pgTable('feed_changes', {
+  seq: bigint('seq', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+  timestamp: timestamp('timestamp', { mode: 'date' }),
+  user_id: integer('user_id'),
+  post_id: integer('post_id'),
+  action: text('action'),
+  target: smallint('target'),
+});
+
+/**
  * What the simulator used to build the world. It lives in its own schema so that nothing that
  * reads the three tables can mistake it for data; only the checker reads it.
  */

@@ -5,8 +5,18 @@ export {
   TEXT_CLUSTERS,
   type FeatureBuildStats,
 } from './build.js';
-export { loadFeatureStore } from './load.js';
+export { loadFeatureStore, type LoadedStore, type LoadStoreOptions } from './load.js';
 export { cutStoreAt } from './cut.js';
+export {
+  appendLiveEvent,
+  forEachLiveEvent,
+  liveStats,
+  LIVE_LIKE,
+  LIVE_VIEW,
+  type LiveEvent,
+  type LiveKind,
+  type LiveStats,
+} from './live.js';
 export {
   allocateStore,
   attachStore,

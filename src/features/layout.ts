@@ -15,6 +15,8 @@ export interface StoreDims {
   textDim: number;
   maxUserId: number;
   maxPostId: number;
+  /** Capacity of the live event pool (views and likes logged after the snapshot); 0 = none. */
+  liveEvents: number;
 }
 
 /** Global figures and encodings the feature code needs besides the arrays (JSON-serialisable). */
@@ -55,6 +57,22 @@ export const FIELDS = {
   globalCum: { kind: 'f32', len: (d: StoreDims) => 2 * (d.days + 1) },
   topicViewsCum: { kind: 'f32', len: (d: StoreDims) => d.topics * (d.days + 1) },
   clusterViewsCum: { kind: 'f32', len: (d: StoreDims) => d.clusters * (d.days + 1) },
+  /**
+   * Live events: feed rows logged after the snapshot, appended by the main thread while the
+   * workers read (src/features/live.ts). One pool of events; each user's events form a chain,
+   * newest first: liveHead[u] is the newest (-1 none), liveNext[e] the one before it. A new
+   * event is written completely, then published by an Atomics.store of the user's head, so a
+   * reader that sees the head sees the whole event; published events never change.
+   */
+  liveHead: { kind: 'i32', len: (d: StoreDims) => d.users },
+  liveNext: { kind: 'i32', len: (d: StoreDims) => d.liveEvents },
+  /** Post index of the event (-1 for a view of a post the store does not know). */
+  livePost: { kind: 'i32', len: (d: StoreDims) => d.liveEvents },
+  liveAtSec: { kind: 'i32', len: (d: StoreDims) => d.liveEvents },
+  /** LIVE_VIEW or LIVE_LIKE. */
+  liveKind: { kind: 'u8', len: (d: StoreDims) => d.liveEvents },
+  /** [events used, events dropped because the pool was full]; written with Atomics. */
+  liveCounters: { kind: 'i32', len: () => 2 },
 } as const satisfies Record<string, { kind: Kind; len: (d: StoreDims) => number }>;
 
 export type FieldName = keyof typeof FIELDS;
@@ -89,6 +107,7 @@ export function allocateStore(
   const store = attachStore(shared);
   store.userIndexById.fill(-1);
   store.postIndexById.fill(-1);
+  store.liveHead.fill(-1);
   return { store, shared };
 }
 

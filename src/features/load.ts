@@ -8,16 +8,31 @@ import { allocateStore, PROFILE, type FeatureMeta, type FeatureStore, type Share
  * Loads the precomputed feature tables into a SharedArrayBuffer store. Reads go through
  * COPY … TO (CSV) because it is several times faster than row objects for millions of numbers.
  */
-export async function loadFeatureStore(db: Database): Promise<{ store: FeatureStore; shared: SharedStore }> {
+export interface LoadedStore {
+  store: FeatureStore;
+  shared: SharedStore;
+  /**
+   * The last feed_changes row the snapshot includes: rows after it are logged later and belong
+   * in the store's live part (src/live follows them).
+   */
+  changesSeq: number;
+}
+
+export interface LoadStoreOptions {
+  /** Capacity of the live event pool (0: a read-only snapshot, as offline jobs use). */
+  liveEvents?: number;
+}
+
+export async function loadFeatureStore(db: Database, opts: LoadStoreOptions = {}): Promise<LoadedStore> {
   // One snapshot for the sizes and the rows: a `feedrec features` committing in between must not
   // leave arrays sized for one build and filled from another.
   return db.transaction(async (tx) => {
     await tx.exec('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
-    return loadFrom(tx);
+    return loadFrom(tx, opts.liveEvents ?? 0);
   });
 }
 
-async function loadFrom(db: DbSession): Promise<{ store: FeatureStore; shared: SharedStore }> {
+async function loadFrom(db: DbSession, liveEvents: number): Promise<LoadedStore> {
   const metaRows = await db.query<{ key: string; value: unknown }>(`select key, value from feature_meta`);
   const metaValue = metaRows.find((r) => r.key === 'meta')?.value as FeatureMeta | undefined;
   const dimsValue = metaRows.find((r) => r.key === 'dims')?.value as
@@ -45,7 +60,11 @@ async function loadFrom(db: DbSession): Promise<{ store: FeatureStore; shared: S
     textDim: dimsValue.textDim,
     maxUserId: counts.max_user,
     maxPostId: counts.max_post,
+    liveEvents,
   };
+  // Feature tables built before live following existed include every row logged until then.
+  const changesSeq = (metaRows.find((r) => r.key === 'live')?.value as { changesSeq?: number } | undefined)
+    ?.changesSeq;
   const { store, shared } = allocateStore(dims, metaValue);
   const D = dims.days + 1;
 
@@ -100,7 +119,7 @@ async function loadFrom(db: DbSession): Promise<{ store: FeatureStore; shared: S
       `feature tables changed while loading (${pi}/${dims.posts} posts, ${ui}/${dims.users} users): start again`,
     );
   deriveTotals(store);
-  return { store, shared };
+  return { store, shared, changesSeq: changesSeq ?? 0 };
 }
 
 const COLUMN: Record<(typeof PROFILE)[number], string> = {

@@ -1,4 +1,5 @@
 import { DAY_MS, dayOf, PROFILE, type FeatureStore } from './layout.js';
+import { LIVE_LIKE } from './live.js';
 
 /**
  * The one implementation of feature rows, used to write the training matrix and by the service.
@@ -106,20 +107,29 @@ export function fillUserContext(store: FeatureStore, ui: number, tMs: number, ct
   const end = store.likeOffsets[ui + 1]!;
   for (let k = store.likeOffsets[ui]!; k < end; k++) {
     // Likes are in time order, so the first like at or after tMs ends the history.
-    const at = store.likeAtSec[k]!;
-    if (at * 1000 >= tMs) break;
-    const pi = store.likePost[k]!;
-    ctx.liked.push(pi);
-    ctx.topicLikes[store.postTopic[pi]!]! += 1;
-    ctx.clusterLikes[store.postCluster[pi]!]! += 1;
-    const base = pi * textDim;
-    for (let j = 0; j < textDim; j++) ctx.likedVec[j]! += store.postVec[base + j]!;
+    if (store.likeAtSec[k]! * 1000 >= tMs) break;
+    addLike(store, ctx, store.likePost[k]!);
+  }
+  // Rows logged after the snapshot (live.ts), by their exact time: a like seconds ago counts.
+  for (let k = Atomics.load(store.liveHead, ui); k >= 0; k = store.liveNext[k]!) {
+    if (store.liveAtSec[k]! * 1000 >= tMs) continue;
+    if (store.liveKind[k] === LIVE_LIKE) addLike(store, ctx, store.livePost[k]!);
+    else ctx.viewsBefore += 1;
   }
   ctx.likesBefore = ctx.liked.length;
   let norm = 0;
   for (let j = 0; j < textDim; j++) norm += ctx.likedVec[j]! * ctx.likedVec[j]!;
   ctx.likedVecNorm = Math.sqrt(norm);
   return ctx;
+}
+
+function addLike(store: FeatureStore, ctx: UserContext, pi: number): void {
+  const textDim = store.dims.textDim;
+  ctx.liked.push(pi);
+  ctx.topicLikes[store.postTopic[pi]!]! += 1;
+  ctx.clusterLikes[store.postCluster[pi]!]! += 1;
+  const base = pi * textDim;
+  for (let j = 0; j < textDim; j++) ctx.likedVec[j]! += store.postVec[base + j]!;
 }
 
 /** Like rate of the whole log before `day`: the prior of smoothed rates (a fixed guess on day 0). */

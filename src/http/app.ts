@@ -5,8 +5,10 @@ import { adminReloadHandler } from './admin.js';
 import { REQUEST_ID } from './contract.js';
 import { DOCS_PATH, addDocsRoutes } from './docs.js';
 import { errorHandler } from './errors.js';
+import { ingestHandlers } from './ingest.js';
 import {
   adminReloadRoute,
+  feedDataRoute,
   healthzRoute,
   metricsRoute,
   openApiDocument,
@@ -37,6 +39,7 @@ const ROUTES: Record<string, string> = {
   '/openapi.json': '/openapi.json',
   '/admin/reload': '/admin/reload',
   [DOCS_PATH]: DOCS_PATH,
+  '/feed_data': '/feed_data',
 };
 // One label for the page's assets, so a scan of /docs/<anything> cannot multiply label values.
 const routeLabel = (p: string) =>
@@ -95,6 +98,10 @@ export function createApp(deps: HttpDeps): FeedrecApp {
   app.get(recRoute.path, recommendations);
   app.get('/post/recommendations', recommendations);
 
+  // Validated by its handler, like recommendations (the body's errors name each row and field).
+  app.openAPIRegistry.registerPath(feedDataRoute);
+  app.post(feedDataRoute.path, ...ingestHandlers(deps));
+
   app.openapi(healthzRoute, (c) => c.json({ status: 'ok' }, 200));
   app.openapi(readyzRoute, (c) => {
     if (state.draining) return c.json({ status: 'draining' }, 503);
@@ -115,7 +122,11 @@ export function createApp(deps: HttpDeps): FeedrecApp {
 
   // Registered after the GET routes (Hono answers HEAD with them), so only other methods get here.
   // /admin/reload is POST-only and answers other methods itself.
-  for (const route of Object.keys(ROUTES).filter((r) => r !== '/admin/reload')) {
+  app.all('/feed_data', (c) => {
+    c.header('Allow', 'POST');
+    return c.json({ error: `method ${c.req.method} not allowed on /feed_data; use POST` }, 405);
+  });
+  for (const route of Object.keys(ROUTES).filter((r) => r !== '/admin/reload' && r !== '/feed_data')) {
     app.all(route, (c) => {
       c.header('Allow', ALLOW);
       return c.json({ error: `method ${c.req.method} not allowed on ${c.req.path}; use ${ALLOW}` }, 405);

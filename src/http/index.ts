@@ -1,5 +1,6 @@
 export { createApp, type FeedrecApp, type ServingControl } from './app.js';
 export { mapError } from './errors.js';
+export { ingestAllowed, parseFeedRows, INGEST_TOKEN_HEADER, MAX_INGEST_ROWS } from './ingest.js';
 export { Metrics, type FallbackReason } from './metrics.js';
 export { openApiDocument } from './openapi.js';
 export { MODEL_VERSION_HEADER } from './recommend.js';
@@ -9,6 +10,7 @@ export type {
   AdminActions,
   ExpGroup,
   ExposureSink,
+  FeedLogSink,
   HttpDeps,
   PostInfo,
   RankRequest,

@@ -128,6 +128,28 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly liveRows = new Counter({
+    name: 'feedrec_live_rows_total',
+    help: 'Feed rows followed into the live feature store, by outcome (view, like, dropped: pool full, skipped: unknown user or post)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly liveSeq = new Gauge({
+    name: 'feedrec_live_applied_seq',
+    help: 'Last feed_changes row applied to the live feature store',
+    registers: [this.registry],
+  });
+  readonly followErrors = new Counter({
+    name: 'feedrec_live_follow_errors_total',
+    help: 'Failed polls of feed_changes (retried on the next tick)',
+    registers: [this.registry],
+  });
+  readonly ingestedRows = new Counter({
+    name: 'feedrec_ingested_rows_total',
+    help: 'Rows appended to feed_data through POST /feed_data',
+    registers: [this.registry],
+  });
+
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     // Process RSS, CPU, event-loop lag: what an operator checks first.
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'feedrec_' });
@@ -179,6 +201,21 @@ export class Metrics {
 
   observeQueueDrop(reason: DropReason, count: number): void {
     this.queueDrops.inc({ reason }, count);
+  }
+
+  observeLiveRows(n: { views: number; likes: number; dropped: number; skipped: number }): void {
+    this.liveRows.inc({ outcome: 'view' }, n.views);
+    this.liveRows.inc({ outcome: 'like' }, n.likes);
+    this.liveRows.inc({ outcome: 'dropped' }, n.dropped);
+    this.liveRows.inc({ outcome: 'skipped' }, n.skipped);
+  }
+
+  setLiveSeq(seq: number): void {
+    this.liveSeq.set(seq);
+  }
+
+  observeFollowError(): void {
+    this.followErrors.inc();
   }
 
   get contentType(): string {

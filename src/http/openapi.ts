@@ -9,6 +9,7 @@ import {
   reloadedSchema,
   type EXP_GROUPS,
 } from './contract.js';
+import { feedRowsBody, MAX_INGEST_ROWS } from './ingest.js';
 import { MAX_LIMIT, recommendationsQuery } from './params.js';
 
 /**
@@ -128,6 +129,44 @@ export const adminReloadRoute = createRoute({
       error: 'reload refused: ModelError: <what the new models or snapshot lack>',
       serving: ['control/v1', 'test/v1'],
     }),
+  },
+});
+
+export const feedDataRoute = createRoute({
+  method: 'post',
+  path: '/feed_data',
+  operationId: 'appendFeedRows',
+  summary: 'Append rows to the log (feed_data); the service follows them into its features',
+  description:
+    'All rows or none. Needs X-Ingest-Token (FEEDREC_INGEST_TOKEN); without a configured token only ' +
+    'a service on the embedded database accepts rows, from clients on the same machine. ' +
+    `At most ${MAX_INGEST_ROWS} rows per request.`,
+  request: {
+    body: {
+      content: {
+        'application/json': {
+          schema: feedRowsBody,
+          example: {
+            rows: [
+              { timestamp: '2021-12-30T10:00:00', user_id: 200, post_id: 3737, action: 'view', target: 1 },
+              { timestamp: '2021-12-30T10:01:30', user_id: 200, post_id: 3737, action: 'like', target: 0 },
+            ],
+          },
+        },
+      },
+    },
+  },
+  responses: {
+    200: {
+      description: 'Written',
+      content: { 'application/json': { schema: z.object({ rows: z.number().int() }), example: { rows: 2 } } },
+    },
+    403: errorAnswer('No valid X-Ingest-Token', { error: 'POST /feed_data needs a valid X-Ingest-Token' }),
+    422: errorAnswer('A bad row or field; nothing was written', {
+      error: 'invalid feed rows (nothing was written): rows.1.action must be "view" or "like"',
+      issues: [{ path: 'rows.1.action', message: 'must be "view" or "like"' }],
+    }),
+    503: errorAnswer('The database refused the rows', { error: 'database unavailable' }),
   },
 });
 

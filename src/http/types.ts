@@ -1,6 +1,7 @@
 import type { Exposure, ExpGroup } from '../ab/index.js';
 import type { z } from 'zod';
 import type { Config } from '../config/index.js';
+import type { FeedRow } from '../live/index.js';
 import type { Logger } from '../log/index.js';
 import type { postSchema, reloadedSchema } from './contract.js';
 import type { Metrics } from './metrics.js';
@@ -52,10 +53,16 @@ export interface AdminActions {
   reload(reason: string): Promise<Omit<z.infer<typeof reloadedSchema>, 'status'>>;
 }
 
+/** Appends rows to feed_data (POST /feed_data); absent when the service does not take them. */
+export interface FeedLogSink {
+  append(rows: readonly FeedRow[]): Promise<void>;
+}
+
 export interface HttpDeps {
   config: Config;
   recommender: Recommender;
   exposures: ExposureSink;
+  feedLog?: FeedLogSink;
   metrics: Metrics;
   logger: Logger;
   admin?: AdminActions;

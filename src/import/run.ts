@@ -148,9 +148,9 @@ export async function importTables(
   }
   const started = performance.now();
   const tables = await db.transaction(async (tx) => {
+    await invalidateFeatures(tx);
     const done: TableResult[] = [];
     for (const job of jobs) done.push(await loadTable(tx, job, opts));
-    await invalidateFeatures(tx);
     return done;
   });
   // Fresh statistics so the first feature build after a big load gets sensible query plans; the

@@ -9,7 +9,10 @@ import type { RankInput } from './pipeline.js';
 export type Group = 'control' | 'test';
 
 export interface ModelRef {
+  /** The group this model serves. */
   name: Group;
+  /** Which model (and feature set) ranks it: the group's own, or control for both in an A/A test. */
+  model: Group;
   version: string;
   dir: string;
 }

@@ -1,7 +1,15 @@
 import type { Config } from '../config/index.js';
 import type { Database } from '../db/index.js';
 import { ModelError } from '../errors/index.js';
-import { loadFeatureStore, storeBytes, type FeatureStore, type SharedStore } from '../features/index.js';
+import {
+  liveStats,
+  loadFeatureStore,
+  storeBytes,
+  type FeatureStore,
+  type SharedStore,
+} from '../features/index.js';
+import { FeedFollower, type FollowerObserver } from '../live/index.js';
+import { silentLogger, type Logger } from '../log/index.js';
 import type { PostInfo } from '../http/index.js';
 import { findModels } from '../ranking/onnx-model.js';
 import { RankerPool, type PoolObserver } from '../ranking/pool.js';
@@ -20,8 +28,16 @@ export interface Generation {
   readonly shared: SharedStore;
   readonly catalog: Map<number, PostInfo>;
   readonly pool: RankerPool;
+  /** Follows the log into this generation's store, from its snapshot's watermark on. */
+  readonly follower: FeedFollower;
   readonly models: ModelRef[];
   readonly loadedAt: Date;
+}
+
+/** Stops a generation: its pool after the last accepted batch, and its follower. */
+export async function closeGeneration(g: Generation): Promise<void> {
+  await g.follower.close();
+  await g.pool.close();
 }
 
 export const groupsOf = (mode: Config['mode']): Group[] => (mode === 'ab' ? ['control', 'test'] : [mode]);
@@ -34,19 +50,22 @@ export const modelLabels = (models: readonly ModelRef[]): string[] =>
 export async function modelRefs(cfg: Config): Promise<ModelRef[]> {
   const found = await findModels(cfg.modelsDir);
   return groupsOf(cfg.mode).map((name) => {
-    const loc = found.get(name);
+    const model = cfg.mode === 'ab' && name === 'test' ? cfg.ab.testModel : name;
+    const loc = found.get(model);
     if (!loc)
       throw new ModelError(
-        `mode ${cfg.mode} needs a ${name} model, but ${cfg.modelsDir}/${name}/ has no version: run \`npm run train\``,
+        `mode ${cfg.mode} needs a ${model} model, but ${cfg.modelsDir}/${model}/ has no version: run \`npm run train\``,
       );
-    return { name, version: loc.version, dir: loc.dir };
+    return { name, model, version: loc.version, dir: loc.dir };
   });
 }
 
 export interface LoadGenerationOptions {
   id: number;
-  observer?: PoolObserver;
+  observer?: PoolObserver & FollowerObserver;
   log?: (fields: Record<string, unknown>) => void;
+  /** Where the follower reports failed polls and a full live pool. */
+  logger?: Logger;
 }
 
 /**
@@ -60,7 +79,7 @@ export async function loadGeneration(
   opts: LoadGenerationOptions,
 ): Promise<Generation> {
   const models = await modelRefs(cfg);
-  const { store, shared } = await loadFeatureStore(db);
+  const { store, shared, changesSeq } = await loadFeatureStore(db, { liveEvents: cfg.serving.liveEvents });
   opts.log?.({
     msg: 'feature store loaded',
     generation: opts.id,
@@ -68,6 +87,22 @@ export async function loadGeneration(
     posts: store.dims.posts,
     likes: store.dims.likes,
     mb: Math.round(storeBytes(shared) / 1e6),
+  });
+  const follower = new FeedFollower({
+    db,
+    store,
+    fromSeq: changesSeq,
+    intervalMs: cfg.serving.followMs,
+    logger: opts.logger ?? silentLogger,
+    observer: opts.observer,
+  });
+  // Rows logged since the snapshot (an experiment before a restart) count from the first answer.
+  await follower.catchUp();
+  opts.log?.({
+    msg: 'live rows since the snapshot applied',
+    generation: opts.id,
+    seq: follower.appliedSeq,
+    ...liveStats(store),
   });
   const catalog = new Map<number, PostInfo>();
   for (const p of await db.query<{ post_id: number; text: string | null; topic: string | null }>(
@@ -96,5 +131,7 @@ export async function loadGeneration(
     workers: pool.threads,
     models: pool.warmup.models,
   });
-  return { id: opts.id, store, shared, catalog, pool, models, loadedAt: new Date() };
+  // Polling starts only once nothing else can fail: a refused generation leaves nothing running.
+  follower.start();
+  return { id: opts.id, store, shared, catalog, pool, follower, models, loadedAt: new Date() };
 }

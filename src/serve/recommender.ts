@@ -1,7 +1,7 @@
 import { UnknownUserError } from '../errors/index.js';
 import type { PostInfo, RankRequest, RankResult, Recommender } from '../http/index.js';
 import { mostLiked } from '../ranking/pipeline.js';
-import type { Generation } from './generation.js';
+import { closeGeneration, type Generation } from './generation.js';
 
 /**
  * The real Recommender: the shared feature store on this thread, ranking in the worker pool of
@@ -60,7 +60,7 @@ export class PoolRecommender implements Recommender {
 
   async close(): Promise<void> {
     this.ready = false;
-    await this.gen.pool.close();
+    await closeGeneration(this.gen);
   }
 }
 

@@ -1,6 +1,6 @@
 import { ReloadRefusedError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
-import { modelLabels, type Generation } from './generation.js';
+import { closeGeneration, modelLabels, type Generation } from './generation.js';
 import type { PoolRecommender } from './recommender.js';
 
 export interface ReloadReport {
@@ -110,7 +110,7 @@ export class Reloader {
   }
 
   private retire(prev: Generation): void {
-    const done = prev.pool.close().then(
+    const done = closeGeneration(prev).then(
       () => this.opts.logger.info({ msg: 'previous generation released', generation: prev.id }),
       (err: unknown) =>
         this.opts.logger.error({

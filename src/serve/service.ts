@@ -5,9 +5,10 @@ import { databaseOptions } from '../cli/common.js';
 import type { Config } from '../config/index.js';
 import { openDatabase, retryWhileUnreachable, type Database } from '../db/index.js';
 import { createApp, Metrics, startServer, type FeedrecApp, type RunningServer } from '../http/index.js';
+import { appendFeedRows } from '../live/index.js';
 import { createJsonLogger, type Logger } from '../log/index.js';
 import type { RankerPool } from '../ranking/pool.js';
-import { loadGeneration, modelRefs, type Generation } from './generation.js';
+import { closeGeneration, loadGeneration, modelRefs, type Generation } from './generation.js';
 import { LoadingService } from './loading.js';
 import { PoolRecommender } from './recommender.js';
 import { Reloader } from './reload.js';
@@ -65,6 +66,7 @@ function openAndLoad(
           id: 1,
           observer: metrics,
           log: (fields) => logger.info(fields),
+          logger,
         });
         return { db, first };
       } catch (err) {
@@ -97,7 +99,7 @@ export async function buildService(cfg: Config, opts: ServiceOptions = {}): Prom
     // From here on the pool's threads would keep the process alive if start-up failed.
     opts.signal?.throwIfAborted();
     const load = (id: number) =>
-      loadGeneration(cfg, db, { id, observer: metrics, log: (fields) => logger.info(fields) });
+      loadGeneration(cfg, db, { id, observer: metrics, log: (fields) => logger.info(fields), logger });
     const recommender = new PoolRecommender(first);
     const reloader = new Reloader({ recommender, load, logger, observer: metrics });
     const exposures = new ExposureLogger({
@@ -116,6 +118,7 @@ export async function buildService(cfg: Config, opts: ServiceOptions = {}): Prom
       config: cfg,
       recommender,
       exposures,
+      feedLog: { append: (rows) => appendFeedRows(db, rows) },
       metrics,
       logger,
       admin: { reload: (reason) => reloader.reload(reason) },
@@ -142,7 +145,7 @@ export async function buildService(cfg: Config, opts: ServiceOptions = {}): Prom
       },
     };
   } catch (err) {
-    await first.pool.close().catch(() => undefined);
+    await closeGeneration(first).catch(() => undefined);
     await db.close().catch(() => undefined);
     throw err;
   }
@@ -163,6 +166,8 @@ export async function runService(cfg: Config, opts: ServiceOptions = {}): Promis
     config: cfg,
     recommender: slot,
     exposures: slot.exposures,
+    // Rows go to the loaded service's database (503 while it loads).
+    feedLog: { append: (rows) => appendFeedRows(slot.loaded.db, rows) },
     metrics,
     logger,
     admin: { reload: (reason) => slot.loaded.reloader.reload(reason) },

@@ -91,6 +91,7 @@ export async function writeWorld(
     } else {
       await assertEmpty(tx, db.where);
     }
+    await invalidateFeatures(tx);
     // Building the index once at the end is several times faster than maintaining it per row.
     await tx.exec(`DROP INDEX IF EXISTS ${INDEX}`);
     let t = performance.now();
@@ -117,7 +118,6 @@ export async function writeWorld(
     await tx.exec(`SET LOCAL maintenance_work_mem = '${db.kind === 'pglite' ? '256MB' : '1GB'}'`);
     await tx.exec(`CREATE INDEX ${INDEX} ON feed_data USING btree (user_id, "timestamp")`);
     ms.index = performance.now() - t;
-    await invalidateFeatures(tx);
     await tx.query(
       `insert into checker.world_info (id, seed, scale, generator_version, params) values (1, $1, $2, $3, $4)`,
       [
