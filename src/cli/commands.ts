@@ -4,6 +4,7 @@ import { registerWorldCommand } from '../world/cli.js';
 import { registerFeaturesCommand } from '../features/cli.js';
 import { registerCheckCommand } from '../eval/cli.js';
 import { registerReloadCommand, registerServeCommand } from '../serve/cli.js';
+import { registerAbCommand } from '../experiment/index.js';
 import { registerTrainCommand } from '../training/train-command.js';
 
 /** Each command module registers itself here; the list is the CLI's table of contents. */
@@ -15,4 +16,5 @@ export function registerCommands(program: Command): void {
   registerCheckCommand(program);
   registerServeCommand(program);
   registerReloadCommand(program);
+  registerAbCommand(program);
 }

@@ -26,7 +26,7 @@ interface CheckFlags extends DataFlags {
   allowOverlap?: boolean;
 }
 
-function parseWorld(s: string): WorldSpec {
+export function parseWorld(s: string): WorldSpec {
   const [scale, seed, exposure, ...rest] = s.split(':');
   if (
     !['tiny', 'demo', 'full'].includes(scale ?? '') ||

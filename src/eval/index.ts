@@ -6,9 +6,12 @@ export {
   popularPolicy,
   randomPolicy,
   servicePolicy,
+  loopbackUrl,
+  readLikes,
   type Answer,
+  type LikeHistory,
   type Policy,
 } from './policies.js';
 export { reportHtml, reportMarkdown } from './report.js';
 export { latestModel, runCheck, POLICIES, type CheckOptions, type CheckReport } from './run.js';
-export { registerCheckCommand } from './cli.js';
+export { parseWorld, registerCheckCommand } from './cli.js';

@@ -1,6 +1,7 @@
 import type { DbSession } from '../db/index.js';
 import type { FeatureStore } from '../features/index.js';
 import { mostLiked, RankingPipeline, type PipelineOptions } from '../ranking/pipeline.js';
+import { ValidationError } from '../errors/index.js';
 import type { World } from '../world/index.js';
 import { checkerRandom, type CheckRequest } from './requests.js';
 
@@ -128,11 +129,27 @@ export function modelPolicy(
   };
 }
 
+/**
+ * The URL of a service on this machine: the checker and the experiment simulator send bursts of
+ * traffic and must never be pointed at somebody else's host by a typo.
+ */
+export function loopbackUrl(baseUrl: string, who: string): URL {
+  let url: URL;
+  try {
+    url = new URL(baseUrl);
+  } catch {
+    throw new ValidationError(
+      `${who} needs a URL such as http://127.0.0.1:8000, got ${JSON.stringify(baseUrl)}`,
+    );
+  }
+  if (!['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname))
+    throw new ValidationError(`${who} only targets this machine (127.0.0.1), not ${url.hostname}`);
+  return url;
+}
+
 /** The running service over HTTP, exactly as the real checker calls it. */
 export function servicePolicy(baseUrl: string, concurrency = 4): Policy {
-  const url = new URL(baseUrl);
-  if (!['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname))
-    throw new Error(`the HTTP checker only targets this machine (127.0.0.1), not ${url.hostname}`);
+  const url = loopbackUrl(baseUrl, 'the HTTP checker');
   return {
     name: 'service',
     async answer(reqs) {

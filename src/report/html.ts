@@ -9,7 +9,10 @@ import path from 'node:path';
  * the library rather than by hand-written SVG.
  */
 
-/** A Chart.js configuration object (type, data, options), serialised into the page as JSON. */
+/**
+ * A Chart.js configuration object (type, data, options), serialised into the page as JSON (so
+ * no functions). A dataset with `legendHidden: true` is drawn but left out of the legend.
+ */
 export interface ChartSpec {
   type: string;
   data: unknown;
@@ -109,6 +112,8 @@ ${sections}
 <script>${chartJs()}</script>
 <script>
 const specs = ${scriptJson(charts)};
+// A dataset marked legendHidden (e.g. the lower edge of an interval band) gets no legend entry.
+Chart.defaults.plugins.legend.labels.filter = (item, data) => !(data.datasets[item.datasetIndex] || {}).legendHidden;
 specs.forEach((spec, i) => {
   spec.options = Object.assign({ responsive: true, maintainAspectRatio: false, animation: false }, spec.options || {});
   new Chart(document.getElementById('chart-' + i), spec);

@@ -23,7 +23,17 @@ const LAST_VIEW_SEC = (PERIOD.endMs - DAY0_MS) / 1000 - PARAMS.likeDelay[1];
 /** Views stop early enough that their likes stay before midnight. */
 const DAY_LAST_VIEW = 86_400 - PARAMS.likeDelay[1] - 1;
 // When people scroll (06-23 h): fewer early in the morning, a little more in the evening.
-const HOUR_WEIGHTS = [0.75, 0.9, 0.95, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1.05, 1.1, 1.1, 1.05, 0.9];
+export const HOUR_WEIGHTS = [0.75, 0.9, 0.95, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1.05, 1.1, 1.1, 1.05, 0.9];
+
+/** The number of views of a user over the period: the first draw of the user's feed stream. */
+function drawViews(rng: Rng): number {
+  return Math.max(12, Math.round((PARAMS.viewsPerUser * rng.gamma(PARAMS.viewsShape)) / PARAMS.viewsShape));
+}
+
+/** How active user u is: their views over the logged period (without generating the log). */
+export function userViews(world: WorldModel, u: number): number {
+  return drawViews(new Rng(world.spec.seed, STREAM.feed, u));
+}
 
 /**
  * Generates users' feed logs one at a time into reused buffers. Each user's randomness comes
@@ -58,10 +68,7 @@ export class FeedGenerator {
     const w = this.world;
     const truth = w.truth;
     const rng = new Rng(w.spec.seed, STREAM.feed, u);
-    const nViews = Math.max(
-      12,
-      Math.round((PARAMS.viewsPerUser * rng.gamma(PARAMS.viewsShape)) / PARAMS.viewsShape),
-    );
+    const nViews = drawViews(rng);
     if (nViews * 2 > this.cap) {
       this.cap = nViews * 2;
       this.log = this.alloc(this.cap);

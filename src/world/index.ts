@@ -10,3 +10,12 @@ export { writeWorld, readWorldSpec } from './write.js';
 export type { WorldWriteStats, WorldWriteOptions } from './write.js';
 export { registerWorldCommand } from './cli.js';
 export { regeneratedLikes } from './history.js';
+export {
+  EXPERIMENT_START_MS,
+  expectedHit as visitExpectedHit,
+  planVisits,
+  visitOutcome,
+  type Visit,
+  type VisitOutcome,
+  type VisitRow,
+} from './visits.js';

@@ -27,6 +27,9 @@ export const STREAM = {
   cities: 6,
   ids: 7,
   exposure: 8,
+  /** Visits and their outcomes in simulated experiments after the logged period. */
+  visits: 9,
+  outcomes: 10,
 } as const;
 
 /** sfc32: 128-bit state, passes PractRand far beyond what we draw, ~1 ns per number. */
