@@ -104,7 +104,8 @@ describe('a simulated experiment against a running service (tiny world, embedded
       history: async (ids) => new Map(ids.map((id) => [id, regeneratedLikes(world, world.userIndex(id))])),
       qaToken: QA,
     });
-    await new Promise((r) => setTimeout(r, 0));
+    // The report reads exposures the service writes in batches: write the last ones now.
+    await svc.exposures.flush();
   });
   afterAll(async () => {
     await server?.close();

@@ -109,8 +109,24 @@ describe.each(dbVariants)('freshness of likes in a running service ($name)', ({ 
         // History is read by time: a request from before the like still may show the post.
         expect(await recommend(userId, T)).toEqual(first);
       }
+      // A reload builds a new generation from a fresh snapshot: its live part is rebuilt from the
+      // log, so the likes stay known.
+      const before = svc.recommender.current;
+      await svc.reloader.reload('test');
+      expect(svc.recommender.current).not.toBe(before);
+      for (const { user_id: userId } of users) {
+        const liked = (
+          await svc.db.query<{ post_id: number }>(
+            `select post_id from feed_data where user_id = $1 and action = 'like' and "timestamp" >= $2::timestamp`,
+            [userId, iso(T)],
+          )
+        ).map((r) => r.post_id);
+        expect(liked).toHaveLength(1);
+        expect(await recommend(userId, T + 10 * 60_000)).not.toContain(liked[0]);
+      }
       const metrics = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
-      expect(metrics).toMatch(/feedrec_live_rows_total\{outcome="like"\} 3/);
+      // Three likes followed by the first generation, and again by the second from its watermark.
+      expect(metrics).toMatch(/feedrec_live_rows_total\{outcome="like"\} 6/);
     },
   );
 });
