@@ -44,6 +44,7 @@ export async function startService(opts: {
   args?: string[];
   env?: Record<string, string>;
   root?: string;
+  readyTimeoutMs?: number;
 }): Promise<ServiceProcess> {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -65,7 +66,7 @@ export async function startService(opts: {
     await exited;
   };
   try {
-    await waitReady(opts.port, child, 120_000);
+    await waitReady(opts.port, child, opts.readyTimeoutMs ?? 120_000);
   } catch (err) {
     await stop();
     throw err;
@@ -106,4 +107,20 @@ export function metricSum(m: Map<string, number>, name: string, labels: Record<s
     if (Object.entries(labels).every(([k, val]) => key.includes(`${k}="${val}"`))) sum += v;
   }
   return sum;
+}
+
+/** Runs `feedrec <args>` to completion, as a user types it; resolves with its stdout, rejects on a non-zero exit. */
+export function feedrec(args: string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['bin/feedrec.js', ...args], {
+      cwd: repoRoot,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.once('exit', (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`feedrec ${args.join(' ')} exited with ${code}`)),
+    );
+  });
 }

@@ -2,12 +2,12 @@ import { escapeHtml, intervalBand, renderReport, translucent, type ReportBlock }
 import { LATENCY_BOUNDS_MS } from './latency.js';
 import type { ExpGroup as Group } from '../ab/index.js';
 import type { ExperimentReport } from './report.js';
+import { formatP } from './stats.js';
 
 const COLORS: Record<Group, string> = { control: '#4e79a7', test: '#e15759' };
 const GROUPS: readonly Group[] = ['control', 'test'];
 const f4 = (x: number) => x.toFixed(4);
 const ci = (c: [number, number]) => `${f4(c[0])} – ${f4(c[1])}`;
-const p = (x: number) => (x < 1e-4 ? x.toExponential(1) : x.toPrecision(2));
 const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
 
 function dailyChart(r: ExperimentReport): ReportBlock {
@@ -111,22 +111,22 @@ export function reportHtml(r: ExperimentReport): string {
                 f4(r.difference),
                 ci(r.differenceCi),
                 pct(r.relativeDifference),
-                p(r.pValue),
+                formatP(r.pValue),
               ],
-              ['Hitrate@5, CUPED', f4(r.cuped.difference), ci(r.cuped.differenceCi), '', p(r.cuped.pValue)],
+              ['Hitrate@5, CUPED', f4(r.cuped.difference), ci(r.cuped.differenceCi), '', formatP(r.cuped.pValue)],
               [
                 'likes per user',
                 r.likesPerUser.difference.toFixed(3),
                 r.likesPerUser.ci.map((x) => x.toFixed(3)).join(' – '),
                 '',
-                p(r.likesPerUser.pValue),
+                formatP(r.likesPerUser.pValue),
               ],
               [
                 'likes per user, CUPED',
                 r.likesPerUser.cupedDifference.toFixed(3),
                 r.likesPerUser.cupedCi.map((x) => x.toFixed(3)).join(' – '),
                 '',
-                p(r.likesPerUser.cupedPValue),
+                formatP(r.likesPerUser.cupedPValue),
               ],
               ...(te
                 ? [
@@ -179,7 +179,7 @@ export function reportHtml(r: ExperimentReport): string {
           {
             kind: 'html',
             html:
-              `<p>Sample ratio: χ² = ${r.srm.chiSquare.toFixed(2)}, p = ${p(r.srm.pValue)} against a configured test share of ${r.config.testShare} — ` +
+              `<p>Sample ratio: χ² = ${r.srm.chiSquare.toFixed(2)}, p = ${formatP(r.srm.pValue)} against a configured test share of ${r.config.testShare} — ` +
               `${r.srm.mismatch ? '<strong style="color:#b00020">mismatch: the split is broken</strong>' : 'consistent with the split'}. ` +
               `Minimum detectable effect (α ${r.mde.alpha}, power ${r.mde.power}): ±${f4(r.mde.absolute)} (${pct(r.mde.relative)}). ` +
               `CUPED (${escapeHtml(r.cuped.covariate)}): θ = ${r.cuped.theta.toFixed(3)}; intervals narrower by ` +

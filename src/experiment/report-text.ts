@@ -1,9 +1,9 @@
 import type { ExpGroup as Group } from '../ab/index.js';
 import type { ExperimentReport } from './report.js';
+import { formatP } from './stats.js';
 
 const f4 = (x: number) => x.toFixed(4);
 const ci = (c: [number, number]) => `${f4(c[0])} – ${f4(c[1])}`;
-const p = (x: number) => (x < 1e-4 ? x.toExponential(1) : x.toPrecision(2));
 const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
 
 /** The report as Markdown: what `feedrec ab report` prints and docs/ keep. */
@@ -26,16 +26,16 @@ export function reportMarkdown(r: ExperimentReport): string {
     '',
     '| test − control | difference | 95 % CI | relative | p-value |',
     '|---|--:|---|--:|--:|',
-    `| Hitrate@5 (user-level delta method) | ${f4(r.difference)} | ${ci(r.differenceCi)} | ${pct(r.relativeDifference)} | ${p(r.pValue)} |`,
-    `| Hitrate@5, CUPED | ${f4(r.cuped.difference)} | ${ci(r.cuped.differenceCi)} | | ${p(r.cuped.pValue)} |`,
-    `| likes per user | ${r.likesPerUser.difference.toFixed(3)} | ${r.likesPerUser.ci.map((x) => x.toFixed(3)).join(' – ')} | | ${p(r.likesPerUser.pValue)} |`,
-    `| likes per user, CUPED | ${r.likesPerUser.cupedDifference.toFixed(3)} | ${r.likesPerUser.cupedCi.map((x) => x.toFixed(3)).join(' – ')} | | ${p(r.likesPerUser.cupedPValue)} |`,
+    `| Hitrate@5 (user-level delta method) | ${f4(r.difference)} | ${ci(r.differenceCi)} | ${pct(r.relativeDifference)} | ${formatP(r.pValue)} |`,
+    `| Hitrate@5, CUPED | ${f4(r.cuped.difference)} | ${ci(r.cuped.differenceCi)} | | ${formatP(r.cuped.pValue)} |`,
+    `| likes per user | ${r.likesPerUser.difference.toFixed(3)} | ${r.likesPerUser.ci.map((x) => x.toFixed(3)).join(' – ')} | | ${formatP(r.likesPerUser.pValue)} |`,
+    `| likes per user, CUPED | ${r.likesPerUser.cupedDifference.toFixed(3)} | ${r.likesPerUser.cupedCi.map((x) => x.toFixed(3)).join(' – ')} | | ${formatP(r.likesPerUser.cupedPValue)} |`,
     '',
     `CUPED covariate: ${r.cuped.covariate}; θ = ${r.cuped.theta.toFixed(3)}; the Hitrate interval is ${pct(r.cuped.intervalNarrowing)} narrower ` +
       `(variance explained ${pct(r.cuped.varianceReduction)}), the likes-per-user interval ${pct(r.likesPerUser.intervalNarrowing)}.`,
     '',
     `Sample ratio: ${r.srm.observed.control} control / ${r.srm.observed.test} test users against a configured test share of ` +
-      `${r.config.testShare}: χ² = ${r.srm.chiSquare.toFixed(2)}, p = ${p(r.srm.pValue)} → ` +
+      `${r.config.testShare}: χ² = ${r.srm.chiSquare.toFixed(2)}, p = ${formatP(r.srm.pValue)} → ` +
       (r.srm.mismatch
         ? `**MISMATCH** (p < ${r.srm.threshold}): the split is broken.`
         : 'consistent with the split.'),

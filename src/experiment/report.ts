@@ -4,6 +4,7 @@ import type { SimulationRun } from './simulate.js';
 import {
   compare,
   cupedCompare,
+  formatP,
   minimumDetectableEffect,
   ratioEstimate,
   srmTest,
@@ -239,20 +240,20 @@ function verdict(d: number, p: number, srm: SrmResult, mde: number): ExperimentR
     return {
       winner: null,
       trusted: false,
-      text: `Do not trust this comparison: the users per group do not match the configured split (SRM p = ${srm.pValue.toExponential(2)}).`,
+      text: `Do not trust this comparison: the users per group do not match the configured split (SRM p = ${formatP(srm.pValue)}).`,
     };
   if (p < ALPHA) {
     const winner: Group = d > 0 ? 'test' : 'control';
     return {
       winner,
       trusted: true,
-      text: `${winner === 'test' ? 'Test' : 'Control'} wins: Hitrate@5 ${d > 0 ? '+' : '−'}${pct(Math.abs(d))} for test (p = ${p.toPrecision(2)}).`,
+      text: `${winner === 'test' ? 'Test' : 'Control'} wins: Hitrate@5 ${d > 0 ? '+' : '−'}${pct(Math.abs(d))} for test (p = ${formatP(p)}).`,
     };
   }
   return {
     winner: null,
     trusted: true,
-    text: `No significant difference (p = ${p.toPrecision(2)}); this sample would detect ±${pct(mde)} with 80 % power.`,
+    text: `No significant difference (p = ${formatP(p)}); this sample would detect ±${pct(mde)} with 80 % power.`,
   };
 }
 

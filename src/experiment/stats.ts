@@ -230,3 +230,19 @@ export function clusteredBootstrap(units: readonly Unit[], resamples: number, rn
     n,
   };
 }
+
+/** Wilson score interval of a proportion k / n (good near 0 and 1, where the normal one is not). */
+export function proportionCi(k: number, n: number, z = Z95): { rate: number; ci: [number, number] } {
+  if (n === 0) return { rate: 0, ci: [0, 1] };
+  const p = k / n;
+  const denom = 1 + (z * z) / n;
+  const centre = (p + (z * z) / (2 * n)) / denom;
+  const half = (z * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n))) / denom;
+  return { rate: p, ci: [Math.max(0, centre - half), Math.min(1, centre + half)] };
+}
+
+/** A p-value as people read it: two significant digits, and no false precision in the far tail. */
+export function formatP(p: number): string {
+  if (p < 1e-15) return '< 1e-15';
+  return p < 1e-4 ? p.toExponential(1) : p.toPrecision(2);
+}

@@ -4,7 +4,9 @@ import {
   clusteredBootstrap,
   compare,
   cupedCompare,
+  formatP,
   minimumDetectableEffect,
+  proportionCi,
   ratioEstimate,
   srmTest,
   twoSidedP,
@@ -141,6 +143,19 @@ describe('sample ratio mismatch', () => {
     expect(broken.pValue).toBeLessThan(1e-20);
     expect(broken.mismatch).toBe(true);
     expect(srmTest({ control: 5500, test: 4500 }, { control: 0.55, test: 0.45 }).mismatch).toBe(false);
+  });
+});
+
+describe('proportions', () => {
+  it('get the Wilson interval (5 of 100: 2.2 % – 11.2 %) and readable p-values', () => {
+    const r = proportionCi(5, 100);
+    expect(r.rate).toBe(0.05);
+    expect(r.ci[0]).toBeCloseTo(0.02154, 4);
+    expect(r.ci[1]).toBeCloseTo(0.11175, 4);
+    expect(proportionCi(0, 50).ci[0]).toBe(0);
+    expect(formatP(0.04321)).toBe('0.043');
+    expect(formatP(3.2e-7)).toBe('3.2e-7');
+    expect(formatP(0)).toBe('< 1e-15');
   });
 });
 

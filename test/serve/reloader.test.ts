@@ -14,6 +14,7 @@ function fakeGeneration(id: number, version: string) {
     pool: {
       close: async () => void (closed = true),
     },
+    follower: { close: async () => undefined },
   } as unknown as Generation;
   return { gen, isClosed: () => closed };
 }
