@@ -113,7 +113,13 @@ export function reportHtml(r: ExperimentReport): string {
                 pct(r.relativeDifference),
                 formatP(r.pValue),
               ],
-              ['Hitrate@5, CUPED', f4(r.cuped.difference), ci(r.cuped.differenceCi), '', formatP(r.cuped.pValue)],
+              [
+                'Hitrate@5, CUPED',
+                f4(r.cuped.difference),
+                ci(r.cuped.differenceCi),
+                '',
+                formatP(r.cuped.pValue),
+              ],
               [
                 'likes per user',
                 r.likesPerUser.difference.toFixed(3),
