@@ -99,6 +99,15 @@ describe('POST /feed_data (appending to the log)', () => {
     expect(res.headers.get('retry-after')).toBe('5');
   });
 
+  it('answers other methods with 405 naming POST, and is documented in /openapi.json', async () => {
+    const { app } = ingestApp({ ingestToken: TOKEN });
+    const res = await app.request('/feed_data');
+    expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toBe('POST');
+    const doc = (await (await app.request('/openapi.json')).json()) as { paths: Record<string, unknown> };
+    expect(Object.keys(doc.paths['/feed_data'] as object)).toEqual(['post']);
+  });
+
   it('takes rows from this machine without a token only on the embedded database', async () => {
     const embedded = ingestApp();
     server = await startServer(embedded.app, embedded.config, { signals: [] });
