@@ -179,6 +179,12 @@ export function describePostgres(url: string): string {
 
 type Queryable = pg.Pool | pg.PoolClient;
 
+/** admin_shutdown / crash_shutdown: the server ended the backend (a restart, pg_terminate_backend). */
+function isBackendTerminated(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === '57P01' || code === '57P02';
+}
+
 function pgSession(q: Queryable, pool: pg.Pool): DbSession {
   const withClient = async <T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> => {
     if (q !== pool) return fn(q as pg.PoolClient);
@@ -189,12 +195,26 @@ function pgSession(q: Queryable, pool: pg.Pool): DbSession {
       c.release();
     }
   };
+  // Outside a transaction, a statement that met a backend the server had already ended is sent
+  // again once, on a fresh connection: the pool may hand out an idle connection whose termination
+  // notice (a Postgres restart, pg_terminate_backend) has not been read yet. A terminated backend
+  // aborts its transaction, so the first attempt took no effect. Inside a transaction the caller
+  // must see the failure: the earlier statements of the transaction are gone too.
+  const run = async (text: string, params?: unknown[]) => {
+    if (q !== pool) return q.query(text, params);
+    try {
+      return await pool.query(text, params);
+    } catch (err) {
+      if (!isBackendTerminated(err)) throw err;
+      return pool.query(text, params);
+    }
+  };
   return {
     async query<R>(text: string, params?: unknown[]) {
-      return (await q.query(text, params)).rows as R[];
+      return (await run(text, params)).rows as R[];
     },
     async exec(sql: string) {
-      await q.query(sql);
+      await run(sql);
     },
     copyIn: (table, columns, csvChunks) =>
       withClient(async (c) => {

@@ -41,11 +41,21 @@ describe.skipIf(postgres.skip)('a Postgres connection killed by the server', () 
   it('is reported, replaced, and the next query works when the connection was idle in the pool', async () => {
     await Promise.all([db.query('select pg_sleep(0.05)'), db.query('select pg_sleep(0.05)')]);
     heard.length = 0;
-    expect(await killConnections(base.url!)).toBeGreaterThanOrEqual(2);
-    await until(() => heard.length >= 2);
-    expect(heard.length).toBeGreaterThanOrEqual(2);
+    const killed = await killConnections(base.url!);
+    expect(killed).toBeGreaterThanOrEqual(2);
+    await until(() => heard.length >= killed);
+    expect(heard.length).toBe(killed);
     expect(heard[0]!.message).toMatch(/terminat/i);
     expect(await db.query<{ one: number }>('select 1 as one')).toEqual([{ one: 1 }]);
+  });
+
+  it('answers a query sent the moment after the server ended every pooled connection', async () => {
+    await Promise.all([1, 2, 3, 4].map(() => db.query('select pg_sleep(0.05)')));
+    heard.length = 0;
+    expect(await killConnections(base.url!)).toBeGreaterThanOrEqual(2);
+    // No wait for the termination notices: the pool may still hold the dead connections.
+    const answers = await Promise.all([1, 2, 3, 4].map((i) => db.query<{ i: number }>(`select ${i} as i`)));
+    expect(answers.map((r) => r[0]!.i)).toEqual([1, 2, 3, 4]);
   });
 
   it('rejects the transaction but does not end the process when the connection was checked out', async () => {
