@@ -7,6 +7,7 @@ import { TrainingError } from '../../src/errors/index.js';
 import { loadModel, type ModelCard } from '../../src/ranking/onnx-model.js';
 import { hasVenv, runTrainer, type TrainerOptions } from '../../src/training/index.js';
 import {
+  FIXTURE_DAY_MS,
   FIXTURE_FEATURES,
   FIXTURE_START_MS,
   FIXTURE_VALID_FROM_MS,
@@ -85,6 +86,37 @@ describe.skipIf(!venv)('python trainer (train.py)', () => {
     expect((err as TrainingError).exitCode).toBe(2);
     expect((err as TrainingError).message).toMatch(/valid=0/);
     expect((err as TrainingError).stderrTail).toMatch(/valid=0/);
+  });
+
+  it('refuses a matrix with a row at or after its cut-off, and a validation window that starts after it', async () => {
+    // The last line of defence of `train --until`: neither the fit nor early stopping may read a
+    // row from the held-out side, whatever wrote the matrix. Rows run over days 0-10.
+    const late = path.join(tmp, 'late');
+    const cut = FIXTURE_START_MS + 9 * FIXTURE_DAY_MS;
+    await writeFixtureMatrix(late, { rows: 2000, seed: 11, source: { until_ms: cut } });
+    const err = await runTrainer({ ...base(), matrixDir: late }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TrainingError);
+    expect((err as Error).message).toMatch(/rows at or after its cut-off 2021-10-10T00:00:00Z/);
+
+    const fine = path.join(tmp, 'fine');
+    const after = FIXTURE_START_MS + 11 * FIXTURE_DAY_MS;
+    await writeFixtureMatrix(fine, { rows: 2000, seed: 11, source: { until_ms: after } });
+    const badValid = await runTrainer({ ...base(), matrixDir: fine, validFromMs: after }).catch(
+      (e: unknown) => e,
+    );
+    expect(badValid).toBeInstanceOf(TrainingError);
+    expect((badValid as Error).message).toMatch(/is not before the cut-off 2021-10-12T00:00:00Z/);
+    // Within the cut-off the same matrix trains, and its card carries the cut-off.
+    const ok = await runTrainer({
+      ...base(),
+      matrixDir: fine,
+      outDir: path.join(tmp, 'models', 'control', 'v4'),
+    });
+    expect(ok.valid_rows).toBe(400);
+    const card = JSON.parse(
+      await readFile(path.join(tmp, 'models', 'control', 'v4', 'meta.json'), 'utf8'),
+    ) as ModelCard;
+    expect(card.window).toMatchObject({ until_ms: after, valid_from_ms: FIXTURE_VALID_FROM_MS });
   });
 
   it('fails with a TrainingError when the matrix is missing', async () => {
