@@ -2,16 +2,19 @@
 // `feedrec ab simulate`, then stop the service, then `feedrec ab report`, each as its own
 // process on a copy of the embedded database. Then the same with a broken split (45 % test
 // served while 50/50 is configured) for the sample-ratio check, and a headless-Chromium
-// screenshot of the HTML report. Writes docs/experiment.{json,md} and docs/experiment-report.png.
+// screenshot of the HTML report. The checker runs first on the same models (whatever models/
+// holds now), so the verdict is compared with the ordering of exactly the models served.
+// Writes docs/experiments/ab-demo.{json,md}, the report page docs/experiments/ab-demo-report.html
+// and its picture docs/screenshots/experiment-report.png.
 //
 //   npm run build && flock /tmp/feedrec-bench.lock node dist/bench/ab-demo.js --data-dir <demo PGlite folder>
-//     [--visits 20000] [--broken-visits 6000] [--seed 1] [--port 8320]
-import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+//     [--visits 20000] [--broken-visits 6000] [--seed 1] [--port 8320] [--check-requests 2000]
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { formatP, type ExperimentReport } from '../src/experiment/index.js';
+import { formatP, modelList, type ExperimentReport } from '../src/experiment/index.js';
+import { launchChromium, screenshotFile } from './browser.js';
 import { machineDetails } from './load-report.js';
 import { feedrec, repoRoot as root, startService } from './service-process.js';
 
@@ -30,6 +33,7 @@ async function experiment(
   name: string,
   opts: {
     port: number;
+    world: string;
     seed: number;
     visits: number;
     serveEnv?: NodeJS.ProcessEnv;
@@ -48,7 +52,7 @@ async function experiment(
     '--url',
     url,
     '--world',
-    'demo:1',
+    opts.world,
     '--seed',
     String(opts.seed),
     '--visits',
@@ -88,30 +92,10 @@ async function experiment(
   };
 }
 
-function screenshot(html: string, png: string): void {
-  const profile = mkdtempSync(path.join(os.tmpdir(), 'feedrec-chromium-'));
-  try {
-    execFileSync(
-      '/usr/bin/chromium',
-      [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        `--user-data-dir=${profile}`,
-        `--screenshot=${png}`,
-        '--window-size=1100,2350',
-        `file://${html}`,
-      ],
-      { stdio: 'ignore', timeout: 120_000 },
-    );
-  } finally {
-    rmSync(profile, { recursive: true, force: true });
-  }
+interface CheckerJson {
+  checker: { seed: number; requests: number };
+  world: { scale: string; seed: number };
+  policies: Record<string, { hitrate: number; ci: [number, number]; model?: string }>;
 }
 
 const f4 = (x: number) => x.toFixed(4);
@@ -125,115 +109,163 @@ async function main(): Promise<void> {
       'broken-visits': { type: 'string', default: '6000' },
       seed: { type: 'string', default: '1' },
       port: { type: 'string', default: '8320' },
+      'check-requests': { type: 'string', default: '2000' },
     },
   });
   if (!values['data-dir'])
     throw new Error('--data-dir: a PGlite folder with the demo world (seed 1) and its features');
   const port = Number(values.port);
   const seed = Number(values.seed);
-  const docs = path.join(root, 'docs');
+  const docs = path.join(root, 'docs', 'experiments');
+  const pictures = path.join(root, 'docs', 'screenshots');
+  mkdirSync(docs, { recursive: true });
   const work = mkdtempSync(path.join(os.tmpdir(), 'feedrec-ab-demo-'));
   const html = path.join(work, 'experiment-report.html');
   try {
+    // The checker on the models the experiment serves, before the experiment adds rows.
+    const checkDir = path.join(work, 'check');
+    cpSync(values['data-dir'], checkDir, { recursive: true });
+    const checkArgs = [
+      'check',
+      '--policies',
+      'control,test',
+      '--requests',
+      values['check-requests']!,
+      '--json',
+    ];
+    process.stderr.write(`checker: feedrec ${checkArgs.join(' ')}\n`);
+    const checker = JSON.parse(await feedrec([...checkArgs, '--data-dir', checkDir])) as CheckerJson;
+    rmSync(checkDir, { recursive: true, force: true });
+    const world = `${checker.world.scale}:${checker.world.seed}`;
+
     const ab = await experiment(values['data-dir'], work, 'ab', {
       port,
+      world,
       seed,
       visits: Number(values.visits),
       html,
     });
-    screenshot(html, path.join(docs, 'experiment-report.png'));
+    copyFileSync(html, path.join(docs, 'ab-demo-report.html'));
+    const browser = await launchChromium();
+    const outside: string[] = [];
+    try {
+      await screenshotFile(browser, html, path.join(pictures, 'experiment-report.png'), outside);
+    } finally {
+      await browser.close();
+    }
+    if (outside.length > 0) throw new Error(`the report page asked for outside URLs: ${outside.join(', ')}`);
     const broken = await experiment(values['data-dir'], work, 'broken-split', {
       port,
+      world,
       seed: seed + 1,
       visits: Number(values['broken-visits']),
       serveEnv: { FEEDREC_AB_TEST_SHARE: '0.45' },
       reportArgs: ['--test-share', '0.5'],
     });
-    const checker = JSON.parse(readFileSync(path.join(docs, 'checker.json'), 'utf8')) as {
-      checker: { seed: number; requests: number };
-      policies: Record<string, { hitrate: number; ci: [number, number] }>;
-    };
+    const d = checker.policies.test!.hitrate - checker.policies.control!.hitrate;
     const result = {
       startedAt: new Date().toISOString(),
       machine: machineDetails(),
       ab,
       brokenSplit: broken,
       checker: {
-        source: 'docs/checker.json (`feedrec check`, the same committed models, logged period)',
+        command: `feedrec ${checkArgs.join(' ')} --data-dir D`,
         seed: checker.checker.seed,
         requests: checker.checker.requests,
+        world,
+        models: { control: checker.policies.control!.model, test: checker.policies.test!.model },
         control: checker.policies.control!.hitrate,
+        controlCi: checker.policies.control!.ci,
         test: checker.policies.test!.hitrate,
-        difference: checker.policies.test!.hitrate - checker.policies.control!.hitrate,
+        testCi: checker.policies.test!.ci,
+        difference: d,
+        insideReportInterval: d >= ab.report.differenceCi[0] && d <= ab.report.differenceCi[1],
       },
     };
-    writeFileSync(path.join(docs, 'experiment.json'), JSON.stringify(result, null, 2) + '\n');
-    writeFileSync(path.join(docs, 'experiment.md'), markdown(result));
-    process.stderr.write('wrote docs/experiment.json, docs/experiment.md and docs/experiment-report.png\n');
+    writeFileSync(path.join(docs, 'ab-demo.json'), JSON.stringify(result, null, 2) + '\n');
+    writeFileSync(path.join(docs, 'ab-demo.md'), markdown(result));
+    process.stderr.write(
+      'wrote docs/experiments/ab-demo.{json,md,-report.html} and docs/screenshots/experiment-report.png\n',
+    );
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
 }
 
-function markdown(r: {
+interface DemoResult {
   startedAt: string;
   machine: ReturnType<typeof machineDetails>;
   ab: Experiment;
   brokenSplit: Experiment;
   checker: {
+    command: string;
     seed: number;
     requests: number;
+    world: string;
+    models: { control?: string; test?: string };
     control: number;
+    controlCi: [number, number];
     test: number;
+    testCi: [number, number];
     difference: number;
-    source: string;
+    insideReportInterval: boolean;
   };
-}): string {
+}
+
+function markdown(r: DemoResult): string {
   const a = r.ab.report;
   const b = r.brokenSplit.report;
   const te = a.simulation?.trueEffect;
   const m = r.machine;
-  const agrees = (a.verdict.winner ?? 'none') === (r.checker.difference > 0 ? 'test' : 'control');
+  const ck = r.checker;
+  const agrees = (a.verdict.winner ?? 'none') === (ck.difference > 0 ? 'test' : 'control');
+  const served = (g: 'control' | 'test') => modelList(a.groups[g].models);
   return [
     '# A/B experiment on the demo world',
     '',
     `Run ${r.startedAt} with \`node dist/bench/ab-demo.js\` (${m.cpuCount} × ${m.cpuModel}, Node ${m.node}; a shared ` +
-      `machine, load average ${m.loadAvg.join(' / ')} at the end: latencies are not the service's best).`,
+      `machine, load average ${m.loadAvg.map((x) => x.toFixed(2)).join(' / ')} at the end: latencies are not the service's best).`,
     '',
-    '## Control v1 against test v1',
+    `## ${ck.models.control ?? 'control'} against ${ck.models.test ?? 'test'}`,
     '',
-    'Commands (each its own process, on a copy of the embedded database D of `feedrec world --scale demo --seed 1`):',
+    `Models served: control ${served('control')}; test ${served('test')}.`,
+    '',
+    `Commands (each its own process, on a copy of the embedded database D of \`feedrec world --scale ${ck.world.split(':')[0]} --seed ${ck.world.split(':')[1]}\` + \`feedrec features\`):`,
     '',
     '```bash',
     ...r.ab.commands,
     '```',
     '',
-    `**${a.verdict.text}** The checker orders the models the same way: ${agrees ? 'agrees' : 'DISAGREES'}.`,
+    `**${a.verdict.text}** The checker orders the same models the same way: ${agrees ? 'agrees' : 'DISAGREES'}.`,
     '',
     '| | control | test | test − control | 95 % CI | p-value |',
     '|---|--:|--:|--:|---|--:|',
-    `| Hitrate@5 per exposure (this experiment, sampled likes) | ${f4(a.groups.control.hitrate)} | ${f4(a.groups.test.hitrate)} | ${f4(a.difference)} | ${ci(a.differenceCi)} | ${formatP(a.pValue)} |`,
+    `| Hitrate@5 per exposure (this experiment, sampled likes; user-level delta method) | ${f4(a.groups.control.hitrate)} | ${f4(a.groups.test.hitrate)} | ${f4(a.difference)} | ${ci(a.differenceCi)} | ${formatP(a.pValue)} |`,
     `| the same, CUPED | ${f4(a.groups.control.cupedHitrate)} | ${f4(a.groups.test.cupedHitrate)} | ${f4(a.cuped.difference)} | ${ci(a.cuped.differenceCi)} | ${formatP(a.cuped.pValue)} |`,
     ...(te
       ? [
-          `| world's true effect on the same visits (both models asked, expected hit from the ground truth) | ${f4(te.control)} | ${f4(te.test)} | ${f4(te.difference)} | ${ci(te.ci)} | inside the report's CI: ${te.insideInterval ? 'yes' : 'NO'} |`,
+          `| world's true effect on the same visits (both models asked, expected hit from the ground truth, as the checker scores) | ${f4(te.control)} | ${f4(te.test)} | ${f4(te.difference)} | ${ci(te.ci)} | inside the report's CI: ${te.insideInterval ? '**yes**' : '**NO**'} |`,
         ]
       : []),
-    `| checker (${r.checker.requests} hidden requests over the logged period, seed ${r.checker.seed}) | ${f4(r.checker.control)} | ${f4(r.checker.test)} | ${f4(r.checker.difference)} | | |`,
+    `| checker (\`${ck.command}\`: ${ck.requests} hidden requests over the logged period, seed ${ck.seed}) | ${f4(ck.control)} | ${f4(ck.test)} | ${f4(ck.difference)} | | inside the report's CI: ${ck.insideReportInterval ? '**yes**' : '**no**'} |`,
     '',
     `Users ${a.groups.control.users} / ${a.groups.test.users}, exposures ${a.groups.control.exposures} / ${a.groups.test.exposures}; ` +
       `likes per user ${a.groups.control.likesPerUser.toFixed(3)} / ${a.groups.test.likesPerUser.toFixed(3)} ` +
       `(difference ${a.likesPerUser.difference.toFixed(3)}, ${a.likesPerUser.ci.map((x) => x.toFixed(3)).join(' – ')}). ` +
       `SRM p = ${formatP(a.srm.pValue)}. MDE ±${f4(a.mde.absolute)}. ` +
-      `CUPED (pre-experiment like rate): Hitrate interval ${(100 * a.cuped.intervalNarrowing).toFixed(1)} % narrower, ` +
+      `CUPED (pre-experiment like rate): Hitrate interval ${(100 * a.cuped.intervalNarrowing).toFixed(1)} % narrower ` +
+      `(variance explained ${(100 * a.cuped.varianceReduction).toFixed(1)} %), ` +
       `likes-per-user interval ${(100 * a.likesPerUser.intervalNarrowing).toFixed(1)} % narrower. ` +
       `Fallback answers ${a.groups.control.fallbacks} / ${a.groups.test.fallbacks}. Wall time ${r.ab.wallSeconds.toFixed(0)} s.`,
     '',
     'The experiment runs after the logged period (the world at its last day, users as often as they scrolled in the log), ' +
-      'so its Hitrates and the models’ difference are larger than the checker’s, which draws users and times uniformly ' +
-      'over the period; the world’s true effect on the experiment’s own visits is the figure its interval must cover.',
+      'so its Hitrates and the models’ difference need not equal the checker’s, which draws users and times uniformly ' +
+      'over the logged period. The figure the report’s interval must cover is the world’s true effect on the ' +
+      'experiment’s own visits: the checker’s scoring (expected hit from the ground truth) of both models on the same requests.',
     '',
-    '![the HTML report](experiment-report.png)',
+    '![the HTML report](../screenshots/experiment-report.png)',
+    '',
+    'The page itself: [ab-demo-report.html](ab-demo-report.html) (self-contained, opens without a server).',
     '',
     '## A broken split',
     '',

@@ -1,8 +1,10 @@
 // The README's pictures, taken in headless Chromium (Debian's /usr/bin/chromium, driven by
 // playwright-core): the /docs page of a running service after "Try it out" → Execute, and the
-// page `feedrec check --html` writes. Not part of CI.
+// page `feedrec check --html` writes, and (given --experiment-html) the page `feedrec ab report
+// --html` wrote. Not part of CI.
 //
 //   npm run screenshots [-- --data-dir data --port 8000 --requests 2000 --out docs/screenshots]
+//     [--experiment-html docs/experiments/ab-demo-report.html]
 //
 // Starts `feedrec serve` on the data folder (a first start builds the demo world, as
 // `npm start` does), then stops it and runs the checker on the same data (the embedded database
@@ -13,9 +15,10 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
+import { CHROMIUM, launchChromium, offlineOnly, screenshotFile } from './browser.js';
 
 const here = fileURLToPath(import.meta.url);
 const root = path.resolve(path.dirname(here), here.includes(`${path.sep}dist${path.sep}`) ? '../..' : '..');
@@ -57,17 +60,6 @@ async function waitReady(base: string, child: ChildProcess, timeoutMs: number): 
   throw new Error(`feedrec serve not ready after ${timeoutMs / 1000} s`);
 }
 
-/** Refuses (and remembers) every request that leaves this machine. */
-async function offlineOnly(page: Page, outside: string[]): Promise<void> {
-  await page.route('**/*', (route) => {
-    const url = new URL(route.request().url());
-    const local = url.protocol === 'file:' || url.protocol === 'data:' || url.hostname === '127.0.0.1';
-    if (local) return route.continue();
-    outside.push(url.href);
-    return route.abort();
-  });
-}
-
 async function docsPage(page: Page, base: string, file: string): Promise<void> {
   // Deep link: the operation opens expanded (Swagger UI's deepLinking), "Try it out" is on.
   await page.goto(`${base}/docs#/default/recommendations`, { waitUntil: 'networkidle' });
@@ -99,17 +91,15 @@ async function main(): Promise<void> {
       port: { type: 'string', default: '0' },
       requests: { type: 'string', default: '2000' },
       out: { type: 'string', default: path.join(root, 'docs/screenshots') },
-      chromium: { type: 'string', default: '/usr/bin/chromium' },
+      chromium: { type: 'string', default: CHROMIUM },
+      'experiment-html': { type: 'string' },
     },
   });
   const dataDir = path.resolve(values['data-dir']);
   const out = path.resolve(values.out);
   mkdirSync(out, { recursive: true });
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'feedrec-screenshots-'));
-  const browser = await chromium.launch({
-    executablePath: values.chromium,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking'],
-  });
+  const browser = await launchChromium(values.chromium);
   const outside: string[] = [];
   try {
     const port = values.port === '0' ? await freePort() : Number(values.port);
@@ -132,16 +122,23 @@ async function main(): Promise<void> {
     console.error('screenshots: running the checker (every policy, in process)');
     const check = run(['check', '--data-dir', dataDir, '--requests', values.requests, '--html', html]);
     if ((await exited(check)) !== 0) throw new Error('feedrec check failed');
-    const page = await browser.newPage({ viewport: { width: 1100, height: 900 }, deviceScaleFactor: 1 });
-    await offlineOnly(page, outside);
-    await page.goto(pathToFileURL(html).href, { waitUntil: 'load' });
-    await page.screenshot({ path: path.join(out, 'checker-report.png'), fullPage: true });
+    await screenshotFile(browser, html, path.join(out, 'checker-report.png'), outside);
+    if (values['experiment-html'])
+      await screenshotFile(
+        browser,
+        path.resolve(values['experiment-html']),
+        path.join(out, 'experiment-report.png'),
+        outside,
+      );
   } finally {
     await browser.close();
     rmSync(tmp, { recursive: true, force: true });
   }
   if (outside.length > 0) throw new Error(`the pages asked for outside URLs: ${outside.join(', ')}`);
-  console.error(`screenshots: wrote ${path.join(out, 'docs-page.png')} and checker-report.png`);
+  console.error(
+    `screenshots: wrote ${path.join(out, 'docs-page.png')}, checker-report.png` +
+      (values['experiment-html'] ? ' and experiment-report.png' : ''),
+  );
 }
 
 void main().catch((err: unknown) => {

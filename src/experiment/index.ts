@@ -7,4 +7,4 @@ export { experimentReport } from './report-cli.js';
 export { readExperimentData, type ExperimentData } from './report-data.js';
 export { buildReport, type ExperimentReport, type GroupStats } from './report.js';
 export { reportHtml } from './report-html.js';
-export { reportMarkdown } from './report-text.js';
+export { modelList, reportMarkdown } from './report-text.js';

@@ -17,6 +17,8 @@ export interface ExperimentData {
   }[];
   /** Per exposed user: views and likes before the experiment and during it. */
   activity: Map<number, { preViews: number; preLikes: number; views: number; likes: number }>;
+  /** Exposures per group and model version (what each group was actually served). */
+  models?: { group: string; model: string; exposures: number }[];
 }
 
 const epochMs = (col: string) => `(extract(epoch from ${col}) * 1000)::bigint`;
@@ -93,5 +95,12 @@ export async function readExperimentData(
       views: Number(r.v),
       likes: Number(r.l),
     });
-  return { fromMs, toMs, userDays, activity };
+  const models = (
+    await db.query<{ exp_group: string; model_version: string; n: string }>(
+      `select exp_group, model_version, count(*) n from exposures
+       where request_time >= $1::timestamp and request_time <= $2::timestamp group by 1, 2 order by 1, 2`,
+      window.slice(0, 2),
+    )
+  ).map((r) => ({ group: r.exp_group, model: r.model_version, exposures: Number(r.n) }));
+  return { fromMs, toMs, userDays, activity, models };
 }

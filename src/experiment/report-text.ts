@@ -6,6 +6,15 @@ const f4 = (x: number) => x.toFixed(4);
 const ci = (c: [number, number]) => `${f4(c[0])} – ${f4(c[1])}`;
 const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
 
+/** "test/v2 (9,990 exposures), fallback-popular (10)": the versions that ranked a group's answers. */
+export function modelList(models: Record<string, number>): string {
+  const entries = Object.entries(models).sort((a, b) => b[1] - a[1]);
+  if (entries.length === 0) return '(none recorded)';
+  return entries
+    .map(([m, n], i) => `${m} (${n.toLocaleString('en-US')}${i === 0 ? ' exposures' : ''})`)
+    .join(', ');
+}
+
 /** The report as Markdown: what `feedrec ab report` prints and docs/ keep. */
 export function reportMarkdown(r: ExperimentReport): string {
   const g = (name: Group) => r.groups[name];
@@ -39,6 +48,10 @@ export function reportMarkdown(r: ExperimentReport): string {
       (r.srm.mismatch
         ? `**MISMATCH** (p < ${r.srm.threshold}): the split is broken.`
         : 'consistent with the split.'),
+    '',
+    `Models served: ${(['control', 'test'] as const)
+      .map((n) => `${n} ${modelList(g(n).models)}`)
+      .join('; ')}.`,
     '',
     `Minimum detectable effect at this sample (α = ${r.mde.alpha}, power ${r.mde.power}): ±${f4(r.mde.absolute)} ` +
       `(${pct(r.mde.relative)} of control's Hitrate).`,

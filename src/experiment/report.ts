@@ -32,6 +32,11 @@ export interface GroupStats {
   cupedHitrateCi: [number, number];
   /** Answers served by the cheap fallback instead of the model. */
   fallbacks: number;
+  /**
+   * Exposures per model version that ranked them (e.g. {"test/v1": 9990, "fallback-popular": 10}),
+   * over every exposure of the group in the window, users left out of the comparison included.
+   */
+  models: Record<string, number>;
 }
 
 export interface ExperimentReport {
@@ -164,6 +169,9 @@ export function buildReport(
       cupedHitrate: cu.value,
       cupedHitrateCi: cu.ci,
       fallbacks,
+      models: Object.fromEntries(
+        (data.models ?? []).filter((m) => m.group === g).map((m) => [m.model, m.exposures]),
+      ),
     };
   };
 

@@ -80,6 +80,10 @@ describe.each(dbVariants)('experiment report from the log ($name)', ({ fresh, sk
       expect(r.groups.control).toMatchObject({ users: 1, exposures: 2, hits: 1, hitrate: 0.5, fallbacks: 1 });
       expect(r.groups.test).toMatchObject({ users: 2, exposures: 2, hits: 0, hitrate: 0 });
       expect(r.excluded.usersInBothGroups).toBe(1);
+      // What each group was served, as the exposures name it (user 4's rows included).
+      expect(r.groups.control.models).toEqual({ 'control/v1': 2, 'fallback-popular': 1 });
+      expect(r.groups.test.models).toEqual({ 'test/v1': 3 });
+      expect(reportMarkdown(r)).toContain('control control/v1 (2 exposures), fallback-popular (1)');
       expect(r.window.from).toBe('2022-01-01T10:00:00.000Z');
       // Likes from the first exposure to the hit window after the last: the 13:01 like falls outside.
       expect(r.groups.control.likesPerUser).toBe(1);
