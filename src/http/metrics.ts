@@ -39,6 +39,12 @@ export class Metrics {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  readonly workerFailures = new Counter({
+    name: 'feedrec_ranking_worker_failures_total',
+    help: 'Ranking worker failures: batch (a batch failed because its worker threw or died; its requests got the fallback), idle (a worker died with no batch in flight); a dead worker is replaced',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
   readonly rankingInFlight = new Gauge({
     name: 'feedrec_ranking_in_flight',
     help: 'Model ranking calls started and not settled (including ones past their deadline)',
@@ -201,6 +207,10 @@ export class Metrics {
 
   observeQueueDrop(reason: DropReason, count: number): void {
     this.queueDrops.inc({ reason }, count);
+  }
+
+  observeWorkerFailure(kind: 'batch' | 'idle'): void {
+    this.workerFailures.inc({ kind });
   }
 
   observeLiveRows(n: { views: number; likes: number; dropped: number; skipped: number }): void {

@@ -24,7 +24,16 @@ export interface WorkerInit {
   rankAll: boolean;
   intraOpThreads: number;
   allowSpinning: boolean;
+  /** Obey RankTask.fault (tests only: RankerPool's faultInjection option, never set by config). */
+  faultInjection: boolean;
 }
+
+/**
+ * What a worker does with a batch that carries a test-injected fault: `throw` rejects the task
+ * (the thread lives on); `crash` throws outside the task, an uncaught exception that ends the
+ * thread while it holds the batch; `exit` ends the thread with process.exit(1) while it holds it.
+ */
+export type WorkerFault = 'throw' | 'crash' | 'exit';
 
 /** One micro-batch of requests of one group: one feature matrix, one session.run. */
 export interface RankTask {
@@ -36,7 +45,12 @@ export interface RankTask {
    * skips a request whose deadline passed before the batch started: no model work for it.
    */
   deadlines: number[];
+  /** Test-only (see WorkerFault); a worker started without faultInjection ignores it. */
+  fault?: WorkerFault;
 }
+
+/** Key of the message a worker posts once its models are loaded and warmed: { [WORKER_WARM]: threadId }. */
+export const WORKER_WARM = 'feedrecWorkerWarm';
 
 /** Sent once per worker at start-up so a missing or mismatched model stops the service there. */
 export interface WarmupTask {
@@ -52,6 +66,8 @@ export interface RankTaskResult {
   rows: number;
   featureMs: number;
   modelMs: number;
+  /** The worker thread that ranked the batch. */
+  threadId: number;
 }
 
 export interface WarmupResult {

@@ -64,8 +64,10 @@ export interface LoadGenerationOptions {
   id: number;
   observer?: PoolObserver & FollowerObserver;
   log?: (fields: Record<string, unknown>) => void;
-  /** Where the follower reports failed polls and a full live pool. */
+  /** Where the follower reports failed polls and a full live pool, and the pool worker failures. */
   logger?: Logger;
+  /** Tests only: the pool obeys RankerPool.injectFault (see PoolOptions.faultInjection). */
+  faultInjection?: boolean;
 }
 
 /**
@@ -124,6 +126,8 @@ export async function loadGeneration(
     queueTargetMs: cfg.serving.queueTargetMs,
     tasksPerWorker: cfg.serving.tasksPerWorker,
     observer: opts.observer,
+    logger: opts.logger,
+    faultInjection: opts.faultInjection,
   });
   opts.log?.({
     msg: 'models loaded',

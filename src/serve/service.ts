@@ -39,6 +39,8 @@ export interface ServiceOptions {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** runService: told once the server listens, before the service is loaded. */
   onListening?: (running: RunningServer) => void;
+  /** Tests only: ranking pools obey RankerPool.injectFault; no config or flag sets it. */
+  faultInjection?: boolean;
 }
 
 /**
@@ -67,6 +69,7 @@ function openAndLoad(
           observer: metrics,
           log: (fields) => logger.info(fields),
           logger,
+          faultInjection: opts.faultInjection,
         });
         return { db, first };
       } catch (err) {
@@ -99,7 +102,13 @@ export async function buildService(cfg: Config, opts: ServiceOptions = {}): Prom
     // From here on the pool's threads would keep the process alive if start-up failed.
     opts.signal?.throwIfAborted();
     const load = (id: number) =>
-      loadGeneration(cfg, db, { id, observer: metrics, log: (fields) => logger.info(fields), logger });
+      loadGeneration(cfg, db, {
+        id,
+        observer: metrics,
+        log: (fields) => logger.info(fields),
+        logger,
+        faultInjection: opts.faultInjection,
+      });
     const recommender = new PoolRecommender(first);
     const reloader = new Reloader({ recommender, load, logger, observer: metrics });
     const exposures = new ExposureLogger({
