@@ -1,7 +1,7 @@
 // The only module that imports onnxruntime-node. Loads a model directory written by
 // training/train.py (model.onnx + meta.json) and refuses one that does not match the feature code.
 import { existsSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { ModelError } from '../errors/index.js';
@@ -92,6 +92,7 @@ export async function loadModel(
   }
   const meta = await readCard(cardPath);
   checkFeatures(meta, expectedFeatures, cardPath);
+  await checkSize(modelPath, meta, cardPath);
 
   let session: ort.InferenceSession;
   try {
@@ -108,11 +109,50 @@ export async function loadModel(
     throw new ModelError(`cannot load ${modelPath}: ${(err as Error).message}`, { cause: err });
   }
   try {
-    return bind(session, meta, dir);
+    const model = bind(session, meta, dir);
+    await checkSamples(model, modelPath);
+    return model;
   } catch (err) {
     await session.release();
     throw err;
   }
+}
+
+/**
+ * train.py records the size of model.onnx in the card: a file cut short by a copy or a full disk
+ * is refused here, with both names, before onnxruntime reads it.
+ */
+async function checkSize(modelPath: string, meta: ModelCard, cardPath: string): Promise<void> {
+  const expected = meta.onnx.bytes;
+  if (typeof expected !== 'number') return;
+  const { size } = await stat(modelPath);
+  if (size !== expected)
+    throw new ModelError(
+      `${modelPath} is ${size} bytes, but its card ${cardPath} says ${expected}: the file is truncated ` +
+        `or is not the one trained with this card; copy the model folder again`,
+    );
+}
+
+/** Looser than the parity test's 1e-5: a refusal must mean a broken model, not a rounding change. */
+const SAMPLE_TOLERANCE = 1e-4;
+
+/**
+ * The card holds rows with CatBoost's own probabilities. A file that loads but was corrupted (a
+ * flipped byte in a leaf value or a split) scores them differently: refused, naming the file.
+ */
+async function checkSamples(model: LoadedModel, modelPath: string): Promise<void> {
+  const samples = model.meta.samples ?? [];
+  if (samples.length === 0) return;
+  const width = model.numFeatures;
+  const x = new Float32Array(samples.length * width);
+  samples.forEach((s, i) => s.features.forEach((v, j) => (x[i * width + j] = v === null ? NaN : v)));
+  const p = await model.score(x, samples.length);
+  const worst = samples.reduce((w, s, i) => Math.max(w, Math.abs(p[i]! - s.catboost_proba)), 0);
+  if (!(worst <= SAMPLE_TOLERANCE))
+    throw new ModelError(
+      `${modelPath} does not score the sample rows of its card as CatBoost did (largest difference ` +
+        `${worst.toPrecision(3)}): the file is corrupt or is not the one trained with this card`,
+    );
 }
 
 function bind(session: ort.InferenceSession, meta: ModelCard, dir: string): LoadedModel {

@@ -160,6 +160,88 @@ describe('onnx model loader', () => {
     expect(err).toBeInstanceOf(ModelError);
     expect((err as Error).message).toMatch(/input "features" has shape \[N, 8\].*9 features/);
   });
+
+  /** A copy of the fixture's folder with its model.onnx bytes and its card changed. */
+  async function brokenCopy(
+    name: string,
+    bytes: (b: Buffer) => Buffer,
+    card: (c: ModelCard) => ModelCard = (c) => c,
+  ): Promise<{ dir: string; file: string }> {
+    const dir = path.join(tmp, name, 'v1');
+    await mkdir(dir, { recursive: true });
+    const file = path.join(dir, 'model.onnx');
+    await writeFile(file, bytes(await readFile(path.join(FIXTURE_DIR, 'model.onnx'))));
+    const c = JSON.parse(await readFile(path.join(FIXTURE_DIR, 'meta.json'), 'utf8')) as ModelCard;
+    await writeFile(path.join(dir, 'meta.json'), JSON.stringify(card(c)));
+    return { dir, file };
+  }
+
+  const refusal = (dir: string) =>
+    loadModel(dir, FIXTURE_FEATURES, { intraOpThreads: 1 }).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+
+  it('refuses a truncated model.onnx, naming the file and the size its card records', async () => {
+    const { dir, file } = await brokenCopy('truncated', (b) => b.subarray(0, b.length >> 1));
+    const err = await refusal(dir);
+    expect(err).toBeInstanceOf(ModelError);
+    expect(err!.message).toContain(file);
+    expect(err!.message).toMatch(
+      /is 27170 bytes, but its card .*meta\.json says 54341: the file is truncated/,
+    );
+  });
+
+  it('refuses a truncated model.onnx whose card records no size: onnxruntime cannot parse it, and the file is named', async () => {
+    const { dir, file } = await brokenCopy(
+      'truncated-old-card',
+      (b) => b.subarray(0, b.length - 1000),
+      (c) => ({ ...c, onnx: { ...c.onnx, bytes: undefined } }),
+    );
+    const err = await refusal(dir);
+    expect(err).toBeInstanceOf(ModelError);
+    expect(err!.message).toContain(`cannot load ${file}`);
+  });
+
+  it('refuses a model.onnx of the right size whose bytes were overwritten, naming the file', async () => {
+    const { dir, file } = await brokenCopy('garbage', (b) => {
+      const out = Buffer.from(b);
+      out.fill(0x5a, 16, out.length - 16);
+      return out;
+    });
+    const err = await refusal(dir);
+    expect(err).toBeInstanceOf(ModelError);
+    expect(err!.message).toContain(file);
+  });
+
+  it('refuses a model that loads but does not score the card samples as CatBoost did, naming the file', async () => {
+    // What a flipped leaf value looks like from outside: the file parses, its scores are off.
+    const { dir, file } = await brokenCopy(
+      'off-by-a-bit',
+      (b) => b,
+      (c) => ({
+        ...c,
+        samples: c.samples.map((s, i) => (i === 3 ? { ...s, catboost_proba: s.catboost_proba + 0.001 } : s)),
+      }),
+    );
+    const err = await refusal(dir);
+    expect(err).toBeInstanceOf(ModelError);
+    expect(err!.message).toContain(file);
+    expect(err!.message).toMatch(
+      /does not score the sample rows of its card as CatBoost did \(largest difference 0\.001/,
+    );
+    // Within 1e-4 it loads: a refusal means a broken model, not float rounding.
+    const close = await brokenCopy(
+      'close-enough',
+      (b) => b,
+      (c) => ({
+        ...c,
+        samples: c.samples.map((s) => ({ ...s, catboost_proba: s.catboost_proba + 5e-5 })),
+      }),
+    );
+    const model = await loadModel(close.dir, FIXTURE_FEATURES, { intraOpThreads: 1 });
+    await model.release();
+  });
 });
 
 describe('model discovery', () => {

@@ -189,4 +189,23 @@ describe('start-up with a wrong model', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it.each([
+    ['truncated', (b: Buffer) => b.subarray(0, b.length - 4096), /is \d+ bytes, but its card .* says \d+/],
+    ['overwritten', (b: Buffer) => Buffer.from(b).fill(0x5a, 64, b.length - 64), /.*/],
+  ] as const)('refuses to start when model.onnx is %s, naming the file', async (_, damage, why) => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'feedrec-models-'));
+    try {
+      cpSync(path.join(MODELS_DIR, 'control'), path.join(dir, 'control'), { recursive: true });
+      const [version] = readdirSync(path.join(dir, 'control')).sort().slice(-1);
+      const file = path.join(dir, 'control', version!, 'model.onnx');
+      writeFileSync(file, damage(readFileSync(file)));
+      const err = await buildService({ ...config('control'), modelsDir: dir }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ModelError);
+      expect((err as Error).message).toContain(file);
+      expect((err as Error).message).toMatch(why);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
