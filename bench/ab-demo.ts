@@ -146,14 +146,6 @@ async function main(): Promise<void> {
       html,
     });
     copyFileSync(html, path.join(docs, 'ab-demo-report.html'));
-    const browser = await launchChromium();
-    const outside: string[] = [];
-    try {
-      await screenshotFile(browser, html, path.join(pictures, 'experiment-report.png'), outside);
-    } finally {
-      await browser.close();
-    }
-    if (outside.length > 0) throw new Error(`the report page asked for outside URLs: ${outside.join(', ')}`);
     const broken = await experiment(values['data-dir'], work, 'broken-split', {
       port,
       world,
@@ -184,9 +176,18 @@ async function main(): Promise<void> {
     };
     writeFileSync(path.join(docs, 'ab-demo.json'), JSON.stringify(result, null, 2) + '\n');
     writeFileSync(path.join(docs, 'ab-demo.md'), markdown(result));
-    process.stderr.write(
-      'wrote docs/experiments/ab-demo.{json,md,-report.html} and docs/screenshots/experiment-report.png\n',
-    );
+    process.stderr.write('wrote docs/experiments/ab-demo.{json,md} and ab-demo-report.html\n');
+    // Last, so a browser problem costs only the picture (`npm run screenshots --
+    // --experiment-html docs/experiments/ab-demo-report.html` takes it again).
+    const browser = await launchChromium();
+    const outside: string[] = [];
+    try {
+      await screenshotFile(browser, html, path.join(pictures, 'experiment-report.png'), outside);
+    } finally {
+      await browser.close();
+    }
+    if (outside.length > 0) throw new Error(`the report page asked for outside URLs: ${outside.join(', ')}`);
+    process.stderr.write('wrote docs/screenshots/experiment-report.png\n');
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

@@ -4,7 +4,7 @@
 // --html` wrote. Not part of CI.
 //
 //   npm run screenshots [-- --data-dir data --port 8000 --requests 2000 --out docs/screenshots]
-//     [--experiment-html docs/experiments/ab-demo-report.html]
+//     [--experiment-html docs/experiments/ab-demo-report.html [--experiment-only]]
 //
 // Starts `feedrec serve` on the data folder (a first start builds the demo world, as
 // `npm start` does), then stops it and runs the checker on the same data (the embedded database
@@ -93,6 +93,8 @@ async function main(): Promise<void> {
       out: { type: 'string', default: path.join(root, 'docs/screenshots') },
       chromium: { type: 'string', default: CHROMIUM },
       'experiment-html': { type: 'string' },
+      // The experiment page alone: no service, no checker (the page is already written).
+      'experiment-only': { type: 'boolean', default: false },
     },
   });
   const dataDir = path.resolve(values['data-dir']);
@@ -102,6 +104,24 @@ async function main(): Promise<void> {
   const browser = await launchChromium(values.chromium);
   const outside: string[] = [];
   try {
+    if (!values['experiment-only']) await docsAndChecker();
+    if (values['experiment-html'])
+      await screenshotFile(
+        browser,
+        path.resolve(values['experiment-html']),
+        path.join(out, 'experiment-report.png'),
+        outside,
+      );
+  } finally {
+    await browser.close();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  if (outside.length > 0) throw new Error(`the pages asked for outside URLs: ${outside.join(', ')}`);
+  const wrote = values['experiment-only'] ? [] : ['docs-page.png', 'checker-report.png'];
+  if (values['experiment-html']) wrote.push('experiment-report.png');
+  console.error(`screenshots: wrote ${wrote.join(', ')} in ${out}`);
+
+  async function docsAndChecker(): Promise<void> {
     const port = values.port === '0' ? await freePort() : Number(values.port);
     const base = `http://127.0.0.1:${port}`;
     const service = run(['serve', '--port', String(port), '--data-dir', dataDir], { detached: true });
@@ -123,22 +143,7 @@ async function main(): Promise<void> {
     const check = run(['check', '--data-dir', dataDir, '--requests', values.requests, '--html', html]);
     if ((await exited(check)) !== 0) throw new Error('feedrec check failed');
     await screenshotFile(browser, html, path.join(out, 'checker-report.png'), outside);
-    if (values['experiment-html'])
-      await screenshotFile(
-        browser,
-        path.resolve(values['experiment-html']),
-        path.join(out, 'experiment-report.png'),
-        outside,
-      );
-  } finally {
-    await browser.close();
-    rmSync(tmp, { recursive: true, force: true });
   }
-  if (outside.length > 0) throw new Error(`the pages asked for outside URLs: ${outside.join(', ')}`);
-  console.error(
-    `screenshots: wrote ${path.join(out, 'docs-page.png')}, checker-report.png` +
-      (values['experiment-html'] ? ' and experiment-report.png' : ''),
-  );
 }
 
 void main().catch((err: unknown) => {
