@@ -73,16 +73,26 @@ export default async function run(task: WorkerTask): Promise<RankTaskResult | Wa
   if (task.fault && data.faultInjection) await injectFault(task.fault);
   // A batch may wait in this worker's inbox behind another one (tasksPerWorker > 1): requests
   // whose deadline passed meanwhile get no model work at all.
-  const now = performance.timeOrigin + performance.now();
+  const started = performance.now();
+  const now = performance.timeOrigin + started;
   const live = task.reqs.map((_, i) => !(task.deadlines[i]! <= now));
   const reqs = task.reqs.filter((_, i) => live[i]);
   const postIds: (number[] | null)[] = task.reqs.map(() => null);
   const modelVersion = `${task.group}/${l.version}`;
-  if (reqs.length === 0) return { postIds, modelVersion, rows: 0, featureMs: 0, modelMs: 0, threadId };
+  if (reqs.length === 0)
+    return {
+      postIds,
+      modelVersion,
+      rows: 0,
+      featureMs: 0,
+      modelMs: 0,
+      threadId,
+      serviceMs: performance.now() - started,
+    };
   const ranked = await rank(l, reqs);
   let j = 0;
   for (let i = 0; i < postIds.length; i++) if (live[i]) postIds[i] = ranked.postIds[j++]!;
-  return { ...ranked, postIds, modelVersion, threadId };
+  return { ...ranked, postIds, modelVersion, threadId, serviceMs: performance.now() - started };
 }
 
 /** Test-only faults (WorkerFault); reached only when the pool was started with faultInjection. */
@@ -106,7 +116,9 @@ function injectFault(fault: WorkerFault): Promise<void> {
 async function rank(
   l: Loaded,
   reqs: RankInput[],
-): Promise<Omit<RankTaskResult, 'modelVersion' | 'postIds' | 'threadId'> & { postIds: number[][] }> {
+): Promise<
+  Omit<RankTaskResult, 'modelVersion' | 'postIds' | 'threadId' | 'serviceMs'> & { postIds: number[][] }
+> {
   const t0 = performance.now();
   const batch = l.pipeline.prepare(reqs);
   const t1 = performance.now();

@@ -103,12 +103,19 @@ export const configSchema = z.object({
         .default(false),
       queueLimit: intFromEnv(256, 1, 1_000_000),
       /** Admission policy of the ranking queue (src/ranking/admission.ts; bench/results/overload.md). */
-      // aimd had the most model-ranked answers at 256 and 1,024 connections and 3× open loop in the
-      // one comparison run so far (bench/results/overload.md, shared machine): to be re-measured.
-      admission: z.enum(ADMISSION_POLICIES).default('aimd'),
-      /** queue-time: longest predicted wait admitted (below deadlineMs); aimd: latency target. */
+      // queue-time on the workers' measured service time had the most model-ranked answers at
+      // 256 and 1,024 connections in the comparison runs (bench/results/overload.md).
+      admission: z.enum(ADMISSION_POLICIES).default('queue-time'),
+      /**
+       * queue-time: longest predicted time to the result admitted; aimd: latency target. Below
+       * deadlineMs by what this thread adds (reading, answering, its own event-loop delays).
+       */
       queueTargetMs: intFromEnv(150, 1, 60_000),
-      tasksPerWorker: intFromEnv(1, 1, 16),
+      /**
+       * Batches handed to each worker at once. With 2 a worker always holds the next batch: it
+       * does not wait for this thread (busy refusing requests under overload) to send one.
+       */
+      tasksPerWorker: intFromEnv(2, 1, 16),
       deadlineMs: intFromEnv(250, 1, 60_000),
       exposureFlushMs: intFromEnv(500, 10, 60_000),
       exposureBatch: intFromEnv(500, 1, 100_000),

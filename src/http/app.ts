@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Hono, MiddlewareHandler } from 'hono';
 import { adminReloadHandler } from './admin.js';
@@ -15,7 +16,8 @@ import {
   readyzRoute,
   recommendationsRoute,
 } from './openapi.js';
-import { recommendationsHandler } from './recommend.js';
+import { SHED_RETRY_AFTER_S, recommendationsHandler } from './recommend.js';
+import { OverloadedError } from '../errors/index.js';
 import type { AppEnv, HttpDeps } from './types.js';
 
 /** What the server wrapper (serve.ts) needs to drain the app; tests can use it too. */
@@ -26,6 +28,11 @@ export interface ServingControl {
   /** HTTP requests being handled right now. */
   readonly inFlight: number;
   startDrain(): void;
+  /**
+   * Answers a recommendations request 503 + Retry-After straight from the Node request, before
+   * the router, the query or the request log: true when it did (the request is done).
+   */
+  shedEarly(req: IncomingMessage, res: ServerResponse): boolean;
 }
 
 export type FeedrecApp = Hono<AppEnv> & { readonly serving: ServingControl };
@@ -133,6 +140,40 @@ export function createApp(deps: HttpDeps): FeedrecApp {
     });
   }
 
+  // Under overload most requests are refused, and with clients that retry at once (closed loop)
+  // the cost of a refusal decides how much of the event loop is left to feed the workers. So
+  // the refusal happens where it is cheapest: a look at the method and path, the queue's own
+  // admission test, a prepared body. It is the answer the handler would give (same status,
+  // headers and body; shed and queue-drop counters, duration histogram), without the query
+  // parsing, the Web Request/Response objects, the stack of an error, the request log line.
+  const shedBody = Buffer.from(JSON.stringify({ error: new OverloadedError().message }));
+  const shedSeconds = metrics.requestDuration.labels({
+    route: '/post/recommendations',
+    status: '503',
+    group: 'none',
+  });
+  const shedEarly = (req: IncomingMessage, res: ServerResponse): boolean => {
+    const started = performance.now();
+    const url = req.url ?? '';
+    if (!url.startsWith('/post/recommendations')) return false;
+    const next = url.charCodeAt(21); // after "/post/recommendations": "/", "?" or the end
+    if (!(Number.isNaN(next) || next === 47 || next === 63)) return false;
+    if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+    if (state.draining || !recommender.isReady() || (recommender.admits?.() ?? true)) return false;
+    const given = req.headers['x-request-id'];
+    res.writeHead(503, {
+      'Content-Type': 'application/json',
+      'Content-Length': shedBody.length,
+      'Retry-After': String(SHED_RETRY_AFTER_S),
+      'X-Request-Id': typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID(),
+    });
+    res.end(shedBody);
+    metrics.shed.inc();
+    metrics.observeQueueDrop('admission', 1);
+    shedSeconds.observe((performance.now() - started) / 1000);
+    return true;
+  };
+
   const serving: ServingControl = {
     deps,
     get draining() {
@@ -144,6 +185,7 @@ export function createApp(deps: HttpDeps): FeedrecApp {
     startDrain() {
       state.draining = true;
     },
+    shedEarly,
   };
   return Object.assign(app, { serving });
 }

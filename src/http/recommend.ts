@@ -16,7 +16,7 @@ import type { AppEnv, HttpDeps, PostInfo, RankRequest, RankResult } from './type
 export const MODEL_VERSION_HEADER = 'X-Model-Version';
 
 /** Seconds a shed client is told to wait: queues drain in well under a second when healthy. */
-const SHED_RETRY_AFTER_S = 1;
+export const SHED_RETRY_AFTER_S = 1;
 
 type Outcome = { result: RankResult; fallback?: FallbackReason };
 

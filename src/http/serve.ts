@@ -1,6 +1,6 @@
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
+import { getRequestListener } from '@hono/node-server';
 import type { Config } from '../config/index.js';
 import { ListenError } from '../errors/index.js';
 import type { FeedrecApp } from './app.js';
@@ -47,10 +47,15 @@ export async function startServer(
   const drainTimeoutMs = opts.drainTimeoutMs ?? 10_000;
   const { onServerError } = opts;
   const server = await new Promise<Server>((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => {
+    // The Hono listener, behind the early shed (app.ts) that answers refused requests first.
+    const listener = getRequestListener(app.fetch, { hostname: config.host });
+    const s = createServer((req, res) => {
+      if (!app.serving.shedEarly(req, res)) void listener(req, res);
+    });
+    s.listen(config.port, config.host, () => {
       s.removeListener('error', onListenError);
-      resolve(s as Server);
-    }) as Server;
+      resolve(s);
+    });
     const onListenError = (err: NodeJS.ErrnoException) => {
       s.close();
       reject(new ListenError(config.host, config.port, err.code));

@@ -37,6 +37,11 @@ export interface Recommender {
   fallback(req: RankRequest): RankResult;
   post(postId: number): PostInfo | undefined;
   isReady(): boolean;
+  /**
+   * Would the model path take one more request now? Cheap and without effect on the queue: the
+   * HTTP layer sheds a request it refuses before reading its query (absent: always true).
+   */
+  admits?(): boolean;
   /** Called once at shutdown, after the last request was answered (e.g. destroy the pool). */
   close?(): Promise<void>;
 }

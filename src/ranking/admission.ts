@@ -31,6 +31,11 @@ export interface AdmissionPolicy {
   onComplete(now: number, size: number, runMs: number, slowest: number): void;
   /** Requests dropped because their deadline passed while they waited. */
   onExpired(now: number, count: number): void;
+  /**
+   * A worker served `size` requests in `serviceMs` of its own time (from taking the batch to its
+   * result, without the wait in the queue or for this thread to read the result).
+   */
+  onServed?(size: number, serviceMs: number): void;
 }
 
 export const ADMISSION_POLICIES = ['queue-time', 'codel', 'aimd', 'fixed'] as const;
@@ -45,8 +50,10 @@ export interface AdmissionOptions {
    * which the limit backs off. (codel keeps the paper's 5 ms / 100 ms.)
    */
   targetMs: number;
-  /** Batch slots (workers × tasks each): how many batches run in parallel. */
+  /** Batch slots (workers × tasks each): how many batches may be handed to the workers at once. */
   slots: number;
+  /** Workers ranking in parallel (queue-time divides the work ahead by them). */
+  workers?: number;
   /** Smallest useful queue: one full batch per slot (aimd never limits below it). */
   minQueue: number;
 }
@@ -70,33 +77,52 @@ class FixedLimit implements AdmissionPolicy {
 }
 
 /**
- * Queue-time admission: admit a request only when its predicted wait, waiting × the
- * measured time per request, is within the target. The time per request is an exponentially
- * weighted mean of what batches really took as seen from this thread (so a slow event loop or
- * CPU taken by others counts), divided by the slots working in parallel. It reacts to a burst at
- * once (the queue length is known now), unlike signals that wait for requests to age.
+ * Queue-time admission (Little's law on the workers' own service times): a request is admitted
+ * when the work ahead of it, (waiting + handed to workers + itself) × the measured worker time
+ * per request ÷ the workers, fits in the target. The time per request is a recent mean weighted
+ * by batch size (big batches, as under load, count most), measured by the workers themselves: a
+ * busy event loop on this thread does not inflate it, so a slow loop cannot make admission refuse
+ * work the workers could do. It reacts to a burst at once (the queue length is known now), unlike
+ * signals that wait for requests to age, and it is a concurrency limit of target × measured
+ * throughput that follows the machine's speed.
  */
 export class QueueTimeAdmission implements AdmissionPolicy {
   readonly name = 'queue-time';
-  /** ms of pool time per request; undefined until the first batch came back. */
-  private perRequestMs: number | undefined;
+  private sumMs = 0;
+  private sumN = 0;
 
-  constructor(private readonly opts: { limit: number; targetMs: number; slots: number; alpha?: number }) {}
+  constructor(
+    private readonly opts: {
+      limit: number;
+      targetMs: number;
+      workers: number;
+      /** Weight left to the past at each batch (0.9: about the last ten batches count). */
+      decay?: number;
+    },
+  ) {}
 
-  /**
-   * Predicted wait of a request that joins now behind `waiting` others, or undefined before any
-   * measurement. An empty queue always admits: otherwise one slow batch (a cold start, a CPU
-   * stolen for a moment) could set an estimate that refuses everything, and with nothing admitted
-   * nothing would ever correct it.
-   */
-  predictedWaitMs(waiting: number): number | undefined {
-    return this.perRequestMs === undefined ? undefined : waiting * this.perRequestMs;
+  /** Worker ms per request (recent, batch-size weighted), undefined before the first batch. */
+  get perRequestMs(): number | undefined {
+    return this.sumN > 0 ? this.sumMs / this.sumN : undefined;
   }
 
+  /** Predicted time from arrival to result for a request with `ahead` requests before it. */
+  predictedMs(ahead: number): number | undefined {
+    const per = this.perRequestMs;
+    return per === undefined ? undefined : ((ahead + 1) * per) / this.opts.workers;
+  }
+
+  /**
+   * An empty system always admits: otherwise one slow batch (a cold start, a CPU stolen for a
+   * moment) could set an estimate that refuses everything, and with nothing admitted nothing
+   * would ever correct it.
+   */
   admit(q: QueueState): boolean {
     if (q.waiting >= this.opts.limit) return false;
-    const wait = this.predictedWaitMs(q.waiting);
-    return wait === undefined || wait <= this.opts.targetMs;
+    const ahead = q.waiting + q.running;
+    if (ahead === 0) return true;
+    const predicted = this.predictedMs(ahead);
+    return predicted === undefined || predicted <= this.opts.targetMs;
   }
   maxWait(): number {
     return Number.POSITIVE_INFINITY;
@@ -105,14 +131,14 @@ export class QueueTimeAdmission implements AdmissionPolicy {
     return false;
   }
   onDispatch(): void {}
-  onComplete(_now: number, size: number, runMs: number, _slowest?: number): void {
-    if (size <= 0) return;
-    const sample = runMs / size / this.opts.slots;
-    const a = this.opts.alpha ?? 0.2;
-    this.perRequestMs =
-      this.perRequestMs === undefined ? sample : this.perRequestMs + a * (sample - this.perRequestMs);
-  }
+  onComplete(): void {}
   onExpired(): void {}
+  onServed(size: number, serviceMs: number): void {
+    if (!(size > 0) || !(serviceMs >= 0)) return;
+    const d = this.opts.decay ?? 0.9;
+    this.sumMs = this.sumMs * d + serviceMs;
+    this.sumN = this.sumN * d + size;
+  }
 }
 
 /**
@@ -207,7 +233,7 @@ export function createAdmission(o: AdmissionOptions, now: number): AdmissionPoli
     case 'fixed':
       return new FixedLimit(o.limit);
     case 'queue-time':
-      return new QueueTimeAdmission({ limit: o.limit, targetMs: o.targetMs, slots: o.slots });
+      return new QueueTimeAdmission({ limit: o.limit, targetMs: o.targetMs, workers: o.workers ?? o.slots });
     case 'codel':
       // The figures of "Fail at Scale": a 100 ms interval and a 5 ms queue timeout once congested.
       return new CoDelAdmission({ limit: o.limit, targetMs: 5, intervalMs: 100 }, now);

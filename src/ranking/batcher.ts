@@ -109,6 +109,16 @@ export class MicroBatcher<Item, Result> {
     });
   }
 
+  /**
+   * Would the admission policy take one more item now? It asks the same question add() asks,
+   * so the HTTP layer can shed a request before reading it, while refusing is cheapest.
+   */
+  admits(): boolean {
+    const policy = this.opts.admission;
+    if (!policy) return true;
+    return policy.admit({ now: this.clock.now(), waiting: this.waiting.length, running: this.runningItems });
+  }
+
   /** Items waiting for a batch (not yet handed to flush). */
   get pending(): number {
     return this.waiting.length;

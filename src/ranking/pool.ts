@@ -4,7 +4,7 @@ import { projectRoot } from '../config/paths.js';
 import type { SharedStore } from '../features/layout.js';
 import { silentLogger, type Logger } from '../log/index.js';
 import { DeadlineExceededError, ModelError } from '../errors/index.js';
-import { createAdmission, type AdmissionPolicyName } from './admission.js';
+import { createAdmission, type AdmissionPolicy, type AdmissionPolicyName } from './admission.js';
 import { ItemFailure, MicroBatcher, systemClock, type DropReason } from './batcher.js';
 import type { RankInput } from './pipeline.js';
 import {
@@ -93,6 +93,7 @@ interface Queued {
  */
 export class RankerPool {
   private readonly batcher: MicroBatcher<Queued, RankOutput>;
+  private readonly admission: AdmissionPolicy;
   private readonly groups: Set<Group>;
   /** Tasks handed to Piscina and not settled: close() must outlive every one of them. */
   private readonly running = new Set<Promise<unknown>>();
@@ -108,22 +109,24 @@ export class RankerPool {
   ) {
     this.groups = new Set(opts.models.map((m) => m.name));
     const slots = opts.workers * (opts.tasksPerWorker ?? 1);
+    this.admission = createAdmission(
+      {
+        policy: opts.admission ?? 'queue-time',
+        limit: opts.queueLimit ?? 256,
+        targetMs: opts.queueTargetMs ?? 150,
+        slots,
+        workers: opts.workers,
+        minQueue: slots * opts.maxBatchRequests,
+      },
+      systemClock.now(),
+    );
     this.batcher = new MicroBatcher<Queued, RankOutput>({
       maxBatch: opts.maxBatchRequests,
       maxDelayMs: opts.maxBatchDelayMs,
       // While every slot is busy, requests keep gathering into the next (larger) batch.
       maxConcurrentFlushes: slots,
       key: (q) => q.group,
-      admission: createAdmission(
-        {
-          policy: opts.admission ?? 'aimd',
-          limit: opts.queueLimit ?? 256,
-          targetMs: opts.queueTargetMs ?? 150,
-          slots,
-          minQueue: slots * opts.maxBatchRequests,
-        },
-        systemClock.now(),
-      ),
+      admission: this.admission,
       onBatch: (n) => opts.observer?.observeBatchSize(n),
       onDrop: (reason, n) => opts.observer?.observeQueueDrop(reason, n),
       flush: (items) => this.runBatch(items),
@@ -210,6 +213,11 @@ export class RankerPool {
     return this.batcher.add({ group, input, deadlineEpochMs: performance.timeOrigin + deadline }, deadline);
   }
 
+  /** Would the ranking queue take one more request now (admission.ts)? Cheap, for early shedding. */
+  admits(): boolean {
+    return !this.closed && this.batcher.admits();
+  }
+
   get queueSize(): number {
     return this.piscina.queueSize;
   }
@@ -283,6 +291,7 @@ export class RankerPool {
     this.opts.observer?.observeWorkerRun((res.featureMs + res.modelMs) / 1000);
     const expired = res.postIds.filter((p) => p === null).length;
     if (expired > 0) this.opts.observer?.observeQueueDrop('deadline', expired);
+    if (items.length > expired) this.admission.onServed?.(items.length - expired, res.serviceMs);
     return res.postIds.map((postIds) =>
       postIds === null
         ? new ItemFailure(new DeadlineExceededError())

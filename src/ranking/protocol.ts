@@ -68,6 +68,8 @@ export interface RankTaskResult {
   modelMs: number;
   /** The worker thread that ranked the batch. */
   threadId: number;
+  /** Worker time from taking the task to its result (admission's measure of service time). */
+  serviceMs: number;
 }
 
 export interface WarmupResult {

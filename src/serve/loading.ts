@@ -53,6 +53,10 @@ export class LoadingService implements Recommender {
     return this.loaded.recommender.fallback(req);
   }
 
+  admits(): boolean {
+    return this.svc?.recommender.admits() ?? true;
+  }
+
   post(postId: number): PostInfo | undefined {
     return this.svc?.recommender.post(postId);
   }

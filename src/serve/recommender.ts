@@ -50,6 +50,10 @@ export class PoolRecommender implements Recommender {
     return { postIds: mostLiked(g.store, ui, req.timeMs, req.limit), modelVersion: 'fallback-popular' };
   }
 
+  admits(): boolean {
+    return this.gen.pool.admits();
+  }
+
   post(postId: number): PostInfo | undefined {
     return this.gen.catalog.get(postId);
   }

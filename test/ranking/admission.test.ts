@@ -113,10 +113,11 @@ describe('ranking queue: expired work', () => {
     await fc.assert(
       fc.asyncProperty(
         fc.constantFrom('queue-time', 'codel', 'aimd', 'fixed'),
-        fc.array(op, { maxLength: 120 }),
+        // size 'max': schedules of up to 120 steps (fast-check's default size keeps arrays near 10).
+        fc.array(op, { maxLength: 120, size: 'max' }),
         async (policy, ops) => {
           const admission = createAdmission(
-            { policy: policy as 'fixed', limit: 10, targetMs: 40, slots: 2, minQueue: 4 },
+            { policy: policy as 'fixed', limit: 4, targetMs: 40, slots: 2, workers: 2, minQueue: 4 },
             0,
           );
           const h = harness({ admission, slots: 2, maxBatch: 3 });
@@ -129,11 +130,13 @@ describe('ranking queue: expired work', () => {
               const s = open[o.complete % Math.max(1, open.length)];
               if (s) {
                 Object.assign(s, { closed: true });
+                // What the pool reports for a real batch: the worker's own time for it.
+                admission.onServed?.(s.items.length, 5 * s.items.length);
                 s.done();
               }
             }
             await settle();
-            expect(h.b.pending).toBeLessThanOrEqual(10);
+            expect(h.b.pending).toBeLessThanOrEqual(4);
           }
           for (const s of h.sent) for (const i of s.items) expect(i.deadline).toBeGreaterThan(s.at);
         },
@@ -144,24 +147,54 @@ describe('ranking queue: expired work', () => {
 });
 
 describe('ranking queue: admission policies', () => {
-  it('queue-time admits while the predicted wait is within the target, then sheds at arrival', async () => {
-    const policy = new QueueTimeAdmission({ limit: 100, targetMs: 40, slots: 1 });
-    policy.onComplete(0, 2, 20, 20); // 2 requests in 20 ms on one slot: 10 ms each
-    expect(policy.predictedWaitMs(4)).toBe(40);
+  it("queue-time admits while the work ahead, at the workers' measured pace, fits in the target", async () => {
+    const policy = new QueueTimeAdmission({ limit: 100, targetMs: 40, workers: 1 });
+    policy.onServed(2, 20); // a worker served 2 requests in 20 ms of its own time: 10 ms each
+    expect(policy.perRequestMs).toBe(10);
+    expect(policy.predictedMs(3)).toBe(40); // three ahead and itself
     const h = harness({ admission: policy });
     h.add(); // runs at once
-    for (let i = 0; i < 8; i++) h.add(); // 0, 10, …, 40 ms predicted: admitted; 50 ms and more: shed
+    // 1, 2 and 3 ahead: (ahead + 1) × 10 ms ≤ 40, admitted; 4 ahead and more: shed at arrival.
+    for (let i = 0; i < 8; i++) h.add();
     await settle();
-    expect(h.b.pending).toBe(5);
-    expect([...h.outcomes.values()].filter((o) => o === 'OverloadedError')).toHaveLength(3);
-    expect(h.drops.admission).toBe(3);
+    expect(h.b.pending).toBe(3);
+    expect(h.b.running).toBe(1);
+    expect([...h.outcomes.values()].filter((o) => o === 'OverloadedError')).toHaveLength(5);
+    expect(h.drops.admission).toBe(5);
+    // Two workers clear the same work in half the time: twice as many are admitted.
+    const two = new QueueTimeAdmission({ limit: 100, targetMs: 40, workers: 2 });
+    two.onServed(2, 20);
+    expect(two.admit({ now: 0, waiting: 6, running: 1 })).toBe(true);
+    expect(two.admit({ now: 0, waiting: 7, running: 1 })).toBe(false);
   });
 
-  it('queue-time always admits into an empty queue, so one slow batch cannot lock everyone out', async () => {
-    const policy = new QueueTimeAdmission({ limit: 100, targetMs: 10, slots: 1 });
-    policy.onComplete(0, 1, 10_000, 10_000);
-    expect(policy.admit({ now: 0, waiting: 0, running: 1 })).toBe(true);
-    expect(policy.admit({ now: 0, waiting: 1, running: 1 })).toBe(false);
+  it('queue-time weighs batches by size and forgets old ones', () => {
+    const policy = new QueueTimeAdmission({ limit: 100, targetMs: 40, workers: 1, decay: 0.5 });
+    policy.onServed(1, 10); // a lone request: 10 ms
+    policy.onServed(16, 32); // a full batch: 2 ms each, and 16 requests' worth of evidence
+    expect(policy.perRequestMs).toBeCloseTo((10 * 0.5 + 32) / (1 * 0.5 + 16), 10);
+    for (let i = 0; i < 40; i++) policy.onServed(16, 80);
+    expect(policy.perRequestMs).toBeCloseTo(5, 6);
+    policy.onServed(0, 100); // a batch whose requests all expired in the worker: no evidence
+    expect(policy.perRequestMs).toBeCloseTo(5, 6);
+  });
+
+  it('queue-time always admits into an empty system, so one slow batch cannot lock everyone out', async () => {
+    const policy = new QueueTimeAdmission({ limit: 100, targetMs: 10, workers: 1 });
+    policy.onServed(1, 10_000);
+    expect(policy.admit({ now: 0, waiting: 0, running: 0 })).toBe(true);
+    expect(policy.admit({ now: 0, waiting: 0, running: 1 })).toBe(false);
+  });
+
+  it("queue-time is fed the workers' service time by the real pool path (onServed), not this thread's wait", async () => {
+    const policy = new QueueTimeAdmission({ limit: 100, targetMs: 40, workers: 1 });
+    const h = harness({ admission: policy });
+    h.add();
+    // A batch that came back 500 ms after dispatch (a slow event loop) teaches it nothing by itself.
+    h.clock.advance(500);
+    h.sent[0]!.done();
+    await settle();
+    expect(policy.perRequestMs).toBeUndefined();
   });
 
   it('codel lets requests wait up to the interval while the queue empties, then only the target, newest first', async () => {
