@@ -35,8 +35,8 @@ export function overloadMarkdown(r: OverloadReport): string {
       `${r.users.toLocaleString('en')} users, service at LOG_LEVEL=warn, load generator on the same cores ` +
       '(closed loop: autocannon, which ignores Retry-After; open loop: node:http on a schedule).',
     '',
-    'Phases: k6/scenario.json set `overload`. Capacity = model-ranked answers/s at 64 connections, ' +
-      'measured first in the same run for each policy. "% cap." = model-ranked answers/s of the phase ' +
+    'Phases: warmup-64 (5 s), then k6/scenario.json set `overload`. Capacity = model-ranked answers/s ' +
+      'at 64 connections (closed-64, 30 s), measured first in the same run for each policy. "% cap." = model-ranked answers/s of the phase ' +
       'against that capacity. p99 admitted = client-side p99 of the 200s; p99 503 = client-side p99 of the ' +
       '503s (with 1,024 connections both include the wait in the socket before the server reads the ' +
       'request: Little\'s law gives 1,024 / answers per second); "503 ≤ 5 ms (server)" = share of 503s ' +
@@ -53,6 +53,12 @@ export function overloadMarkdown(r: OverloadReport): string {
     lines.push(
       `## ${run.policy}${env ? ` (${env})` : ''}: capacity ${n0(run.capacityRps)} model-ranked answers/s`,
       '',
+      ...(run.loadAvgBefore
+        ? [
+            `Load average (1 / 5 / 15 min) at its start ${run.loadAvgBefore.join(' / ')}, at its end ${run.loadAvgAfter?.join(' / ')}.`,
+            '',
+          ]
+        : []),
       '| phase | load | answers/s | model-ranked/s | % cap. | deadline fallbacks/s | 503/s | p99 admitted ms | p99 503 ms | 503 ≤ 5 ms (server) | queue drops: admission / max wait / deadline | recovery ms |',
       '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
     );

@@ -12,10 +12,12 @@
 // before the admission policies): its answers carry no X-Model-Version header, so its
 // model-ranked answers are its 200s less the fallbacks its metrics counted.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runLoad } from './load.js';
 import { machineDetails, type LoadReport, type PhaseResult } from './load-report.js';
+import { readScenario } from './load-scenario.js';
 import { overloadMarkdown } from './overload-report.js';
 import { metricSum, readUserIds, repoRoot, scrapeMetrics, startService } from './service-process.js';
 
@@ -34,6 +36,9 @@ export interface ServerPhase {
 
 export interface PolicyRun {
   policy: string;
+  /** Machine load averages (1, 5, 15 min) when the policy's service started and when it stopped. */
+  loadAvgBefore?: number[];
+  loadAvgAfter?: number[];
   env: Record<string, string>;
   startupSeconds: number;
   capacityRps: number;
@@ -72,6 +77,8 @@ function correctUnlabelled(p: PhaseResult, s: ServerPhase): void {
   a.modelRps = r(Math.max(0, a.modelRps + a.unlabelledRps - a.fallbackRps));
 }
 
+const sc = readScenario(path.join(repoRoot, 'k6', 'scenario.json'));
+
 async function runPolicy(
   policy: string,
   o: {
@@ -96,6 +103,8 @@ async function runPolicy(
         .map((kv) => kv.split('=') as [string, string]),
     ),
   };
+  const loadAvg = () => os.loadavg().map((v) => Math.round(v * 100) / 100);
+  const loadAvgBefore = loadAvg();
   const svc = await startService({ port: o.port, dataDir: o.dataDir, pgUrl: o.pgUrl, env, root: o.root });
   const log = (l: string) => process.stderr.write(`${policy}: ${l}\n`);
   log(`ready in ${svc.startupSeconds.toFixed(1)} s`);
@@ -105,7 +114,9 @@ async function runPolicy(
     const load = await runLoad({
       url: svc.url,
       users: o.users,
-      set: 'overload',
+      // A short warm-up first (JIT, the policies' first measurements): its row is shown, but the
+      // capacity is the scenario's capacity phase that follows.
+      phases: ['warmup-64', ...sc.sets!.overload!],
       pid: svc.child.pid,
       label: `overload ${policy}`,
       log,
@@ -116,8 +127,18 @@ async function runPolicy(
       },
     });
     load.phases.forEach((p, i) => correctUnlabelled(p, server[i]!));
-    const capacityRps = load.phases[0]!.answers!.modelRps;
-    return { policy, env, startupSeconds: svc.startupSeconds, capacityRps, load, server };
+    const capacityRps = load.phases.find((p) => p.name === (sc.capacityPhase ?? 'closed-64'))!.answers!
+      .modelRps;
+    return {
+      policy,
+      loadAvgBefore,
+      loadAvgAfter: loadAvg(),
+      env,
+      startupSeconds: svc.startupSeconds,
+      capacityRps,
+      load,
+      server,
+    };
   } finally {
     await svc.stop();
   }
