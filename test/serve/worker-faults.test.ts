@@ -19,7 +19,10 @@ const config = (dataDir: string): Config =>
       port: 0,
       logLevel: 'silent',
       // A deadline no busy machine reaches: a fallback below can only come from the fault.
-      serving: { workers: WORKERS, deadlineMs: 30_000 },
+      // One batch per worker, so the batch that carries the fault is all the worker holds (with
+      // the default two, a worker that dies also fails the batch waiting in its inbox: held by
+      // it too, so still only its requests, but more than the one batch this test counts).
+      serving: { workers: WORKERS, deadlineMs: 30_000, tasksPerWorker: 1 },
     },
   );
 
