@@ -80,41 +80,4 @@ describe('request deadline', () => {
       1,
     );
   });
-
-  it('excludes posts the user liked before the time (as the recommender reports them)', async () => {
-    const { get, recommender } = makeApp(
-      { mode: 'control', serving: { deadlineMs: 10 } },
-      { rank: () => new Promise(() => undefined) },
-    );
-    const liked = recommender.likedBy(7);
-    const ids = (
-      await (await get('/post/recommendations/?id=7&time=2021-12-01T10:00:00&limit=50')).json()
-    ).map((p: { id: number }) => p.id);
-    for (const id of liked) expect(ids).not.toContain(id);
-  });
-});
-
-describe('readiness and liveness', () => {
-  it('flips /readyz with the recommender, while /healthz stays 200', async () => {
-    const { get, recommender } = makeApp({}, { ready: false });
-    expect((await get('/readyz')).status).toBe(503);
-    expect((await get('/healthz')).status).toBe(200);
-    const notYet = await get(REC);
-    expect(notYet.status).toBe(503);
-    expect(notYet.headers.get('retry-after')).toBe('1');
-    recommender.setReady(true);
-    expect((await get('/readyz')).status).toBe(200);
-    expect((await get(REC)).status).toBe(200);
-  });
-
-  it('fails /readyz once draining starts, but still answers requests that arrive', async () => {
-    const { app, get } = makeApp();
-    app.serving.startDrain();
-    const ready = await get('/readyz');
-    expect(ready.status).toBe(503);
-    expect(await ready.json()).toEqual({ status: 'draining' });
-    const res = await get(REC);
-    expect(res.status).toBe(200);
-    expect(res.headers.get('connection')).toBe('close');
-  });
 });

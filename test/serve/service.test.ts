@@ -5,7 +5,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, type Config } from '../../src/config/index.js';
 import { ModelError } from '../../src/errors/index.js';
 import { runCheck } from '../../src/eval/index.js';
-import { startServer, type RunningServer } from '../../src/http/index.js';
+import {
+  createApp,
+  Metrics,
+  startServer,
+  type Recommender,
+  type RunningServer,
+} from '../../src/http/index.js';
+import { silentLogger } from '../../src/log/index.js';
 import { buildService, type Service } from '../../src/serve/index.js';
 import { MODELS_DIR, TINY, tinyWorldDir } from '../helpers/tiny-world.js';
 
@@ -44,6 +51,17 @@ describe('the service over the tiny world (real features, models and workers)', 
   const get = (qs: string, headers: Record<string, string> = {}) =>
     svc.app.request(`/post/recommendations/?${qs}`, { headers });
 
+  /** Posts the user liked before `time`, from the raw log. */
+  const likedBefore = async (userId: number, time: string) =>
+    new Set(
+      (
+        await svc.db.query<{ post_id: number }>(
+          `select post_id from feed_data where action = 'like' and user_id = $1 and "timestamp" < $2`,
+          [userId, time],
+        )
+      ).map((r) => r.post_id),
+    );
+
   it('answers in A/B mode with the group and limit posts described by id, text and topic', async () => {
     const res = await get(`id=${someUser}&time=2021-12-01T10:00:00&limit=7`);
     expect(res.status).toBe(200);
@@ -67,18 +85,47 @@ describe('the service over the tiny world (real features, models and workers)', 
 
   it('never recommends a post the user liked before the request time', async () => {
     const time = '2021-12-20T12:00:00';
-    const liked = new Set(
-      (
-        await svc.db.query<{ post_id: number }>(
-          `select post_id from feed_data where action = 'like' and user_id = $1 and "timestamp" < $2`,
-          [someUser, time],
-        )
-      ).map((r) => r.post_id),
-    );
+    const liked = await likedBefore(someUser, time);
     expect(liked.size).toBeGreaterThan(10);
     const body = (await (await get(`id=${someUser}&time=${time}&limit=100`)).json()) as {
       recommendations: PostJson[];
     };
+    expect(body.recommendations).toHaveLength(100);
+    expect(body.recommendations.filter((p) => liked.has(p.id))).toEqual([]);
+  });
+
+  it('never offers a liked post in the fallback either (PoolRecommender.fallback behind the real handler)', async () => {
+    const time = '2021-12-20T12:00:00';
+    const liked = await likedBefore(someUser, time);
+    // The exclusion matters only if this user liked posts that are among the most liked.
+    const top = (
+      await svc.db.query<{ post_id: number }>(
+        `select post_id from feed_data where action = 'like' and "timestamp" < $1
+         group by post_id order by count(*) desc, post_id limit 100`,
+        [time],
+      )
+    ).map((r) => r.post_id);
+    expect(top.filter((p) => liked.has(p)).length).toBeGreaterThan(0);
+    // The model is down: every answer is the service's own fallback.
+    const r = svc.recommender;
+    const modelDown: Recommender = {
+      hasUser: (id) => r.hasUser(id),
+      rank: () => Promise.reject(new Error('the model is down')),
+      fallback: (req) => r.fallback(req),
+      post: (id) => r.post(id),
+      isReady: () => r.isReady(),
+    };
+    const app = createApp({
+      config: config('ab'),
+      recommender: modelDown,
+      exposures: { log: () => undefined },
+      metrics: new Metrics({ defaultMetrics: false }),
+      logger: silentLogger,
+    });
+    const res = await app.request(`/post/recommendations/?id=${someUser}&time=${time}&limit=100`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-model-version')).toBe('fallback-popular');
+    const body = (await res.json()) as { recommendations: PostJson[] };
     expect(body.recommendations).toHaveLength(100);
     expect(body.recommendations.filter((p) => liked.has(p.id))).toEqual([]);
   });
