@@ -13,7 +13,7 @@ import { copyFileSync, cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } f
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { formatP, modelList, type ExperimentReport } from '../src/experiment/index.js';
+import { formatP, pText, modelList, type ExperimentReport } from '../src/experiment/index.js';
 import { launchChromium, screenshotFile } from './browser.js';
 import { machineDetails } from './load-report.js';
 import { feedrec, repoRoot as root, startService } from './service-process.js';
@@ -85,7 +85,11 @@ async function experiment(
       `${envText} PORT=${opts.port} feedrec serve --data-dir D &`,
       `FEEDREC_QA_TOKEN=${QA_TOKEN} feedrec ${simulate.join(' ').replace(run, 'run.json')}`,
       'kill -TERM <serve pid>',
-      `feedrec ${report.join(' ').replace(dir, 'D').replace(run, 'run.json')}`,
+      `feedrec ${report
+        .join(' ')
+        .replace(dir, 'D')
+        .replace(run, 'run.json')
+        .replace(opts.html ?? '\0', 'report.html')}`,
     ],
     report: json,
     wallSeconds: (performance.now() - started) / 1000,
@@ -253,7 +257,7 @@ function markdown(r: DemoResult): string {
     `Users ${a.groups.control.users} / ${a.groups.test.users}, exposures ${a.groups.control.exposures} / ${a.groups.test.exposures}; ` +
       `likes per user ${a.groups.control.likesPerUser.toFixed(3)} / ${a.groups.test.likesPerUser.toFixed(3)} ` +
       `(difference ${a.likesPerUser.difference.toFixed(3)}, ${a.likesPerUser.ci.map((x) => x.toFixed(3)).join(' – ')}). ` +
-      `SRM p = ${formatP(a.srm.pValue)}. MDE ±${f4(a.mde.absolute)}. ` +
+      `SRM ${pText(a.srm.pValue)}. MDE ±${f4(a.mde.absolute)}. ` +
       `CUPED (pre-experiment like rate): Hitrate interval ${(100 * a.cuped.intervalNarrowing).toFixed(1)} % narrower ` +
       `(variance explained ${(100 * a.cuped.varianceReduction).toFixed(1)} %), ` +
       `likes-per-user interval ${(100 * a.likesPerUser.intervalNarrowing).toFixed(1)} % narrower. ` +
@@ -277,7 +281,7 @@ function markdown(r: DemoResult): string {
     '```',
     '',
     `Users ${b.srm.observed.control} control / ${b.srm.observed.test} test (expected ${b.srm.expected.control!.toFixed(0)} each): ` +
-      `χ² = ${b.srm.chiSquare.toFixed(1)}, p = ${formatP(b.srm.pValue)} → ${b.srm.mismatch ? '**flagged**' : 'NOT flagged'}. ` +
+      `χ² = ${b.srm.chiSquare.toFixed(1)}, ${pText(b.srm.pValue)} → ${b.srm.mismatch ? '**flagged**' : 'NOT flagged'}. ` +
       `Verdict: ${b.verdict.text}`,
     '',
   ].join('\n');

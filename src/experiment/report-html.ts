@@ -3,7 +3,7 @@ import { LATENCY_BOUNDS_MS } from './latency.js';
 import type { ExpGroup as Group } from '../ab/index.js';
 import type { ExperimentReport } from './report.js';
 import { modelList } from './report-text.js';
-import { formatP } from './stats.js';
+import { formatP, pText } from './stats.js';
 
 const COLORS: Record<Group, string> = { control: '#4e79a7', test: '#e15759' };
 const GROUPS: readonly Group[] = ['control', 'test'];
@@ -187,7 +187,7 @@ export function reportHtml(r: ExperimentReport): string {
             kind: 'html',
             html:
               `<p>Models served: ${escapeHtml(GROUPS.map((g) => `${g} ${modelList(r.groups[g].models)}`).join('; '))}.</p>` +
-              `<p>Sample ratio: χ² = ${r.srm.chiSquare.toFixed(2)}, p = ${formatP(r.srm.pValue)} against a configured test share of ${r.config.testShare} — ` +
+              `<p>Sample ratio: χ² = ${r.srm.chiSquare.toFixed(2)}, ${pText(r.srm.pValue)} against a configured test share of ${r.config.testShare} — ` +
               `${r.srm.mismatch ? '<strong style="color:#b00020">mismatch: the split is broken</strong>' : 'consistent with the split'}. ` +
               `Minimum detectable effect (α ${r.mde.alpha}, power ${r.mde.power}): ±${f4(r.mde.absolute)} (${pct(r.mde.relative)}). ` +
               `CUPED (${escapeHtml(r.cuped.covariate)}): θ = ${r.cuped.theta.toFixed(3)}; intervals narrower by ` +

@@ -1,6 +1,6 @@
 import type { ExpGroup as Group } from '../ab/index.js';
 import type { ExperimentReport } from './report.js';
-import { formatP } from './stats.js';
+import { formatP, pText } from './stats.js';
 
 const f4 = (x: number) => x.toFixed(4);
 const ci = (c: [number, number]) => `${f4(c[0])} – ${f4(c[1])}`;
@@ -44,7 +44,7 @@ export function reportMarkdown(r: ExperimentReport): string {
       `(variance explained ${pct(r.cuped.varianceReduction)}), the likes-per-user interval ${pct(r.likesPerUser.intervalNarrowing)}.`,
     '',
     `Sample ratio: ${r.srm.observed.control} control / ${r.srm.observed.test} test users against a configured test share of ` +
-      `${r.config.testShare}: χ² = ${r.srm.chiSquare.toFixed(2)}, p = ${formatP(r.srm.pValue)} → ` +
+      `${r.config.testShare}: χ² = ${r.srm.chiSquare.toFixed(2)}, ${pText(r.srm.pValue)} → ` +
       (r.srm.mismatch
         ? `**MISMATCH** (p < ${r.srm.threshold}): the split is broken.`
         : 'consistent with the split.'),

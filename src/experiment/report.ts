@@ -4,7 +4,7 @@ import type { SimulationRun } from './simulate.js';
 import {
   compare,
   cupedCompare,
-  formatP,
+  pText,
   minimumDetectableEffect,
   ratioEstimate,
   srmTest,
@@ -248,20 +248,20 @@ function verdict(d: number, p: number, srm: SrmResult, mde: number): ExperimentR
     return {
       winner: null,
       trusted: false,
-      text: `Do not trust this comparison: the users per group do not match the configured split (SRM p = ${formatP(srm.pValue)}).`,
+      text: `Do not trust this comparison: the users per group do not match the configured split (SRM ${pText(srm.pValue)}).`,
     };
   if (p < ALPHA) {
     const winner: Group = d > 0 ? 'test' : 'control';
     return {
       winner,
       trusted: true,
-      text: `${winner === 'test' ? 'Test' : 'Control'} wins: Hitrate@5 ${d > 0 ? '+' : '−'}${pct(Math.abs(d))} for test (p = ${formatP(p)}).`,
+      text: `${winner === 'test' ? 'Test' : 'Control'} wins: Hitrate@5 ${d > 0 ? '+' : '−'}${pct(Math.abs(d))} for test (${pText(p)}).`,
     };
   }
   return {
     winner: null,
     trusted: true,
-    text: `No significant difference (p = ${formatP(p)}); this sample would detect ±${pct(mde)} with 80 % power.`,
+    text: `No significant difference (${pText(p)}); this sample would detect ±${pct(mde)} with 80 % power.`,
   };
 }
 

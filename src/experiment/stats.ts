@@ -246,3 +246,9 @@ export function formatP(p: number): string {
   if (p < 1e-15) return '< 1e-15';
   return p < 1e-4 ? p.toExponential(1) : p.toPrecision(2);
 }
+
+/** "p = 0.23" or "p < 1e-15", for sentences. */
+export function pText(p: number): string {
+  const f = formatP(p);
+  return f.startsWith('<') ? `p ${f}` : `p = ${f}`;
+}

@@ -7,6 +7,7 @@ import {
   formatP,
   minimumDetectableEffect,
   proportionCi,
+  pText,
   ratioEstimate,
   srmTest,
   twoSidedP,
@@ -156,6 +157,9 @@ describe('proportions', () => {
     expect(formatP(0.04321)).toBe('0.043');
     expect(formatP(3.2e-7)).toBe('3.2e-7');
     expect(formatP(0)).toBe('< 1e-15');
+    // In sentences: never "p = < 1e-15".
+    expect(pText(0.04321)).toBe('p = 0.043');
+    expect(pText(0)).toBe('p < 1e-15');
   });
 });
 
