@@ -67,6 +67,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         "model fitted on the training window, so the reported AUC is the shipped model's)")
     p.add_argument("--samples", type=int, default=20, help="sample rows with CatBoost predictions in the card")
     p.add_argument("--no-verify-hash", action="store_true", help="skip re-hashing the matrix files")
+    p.add_argument("--loss-function", default="Logloss",
+                   help="Logloss (default), or a ranking objective fitted per group: YetiRank, PairLogit, "
+                        "QueryCrossEntropy (docs/experiments/objectives.md); the exported model still outputs "
+                        "[N, 2] probabilities (sigmoid of the ranking score for the ranking objectives)")
+    p.add_argument("--group-by", choices=["user-day", "user"], default="user-day",
+                   help="the groups of a ranking objective: a user's views of one day, or all of a user's views")
+    p.add_argument("--max-train-rows", type=int, default=0,
+                   help="fit on at most this many training rows, a seeded random subset (learning curve); 0 = all")
+    p.add_argument("--drop-features", default="",
+                   help="comma-separated feature names (or name prefixes ending in *) fitted as a constant 0: "
+                        "the model keeps the feature list the service fills but never splits on them "
+                        "(feature ablation, docs/experiments/ablation.md)")
     return p.parse_args(argv)
 
 
@@ -143,6 +155,8 @@ def strip_zipmap(src: Path, dst: Path, num_features: int) -> dict:
     if len(trees) != 1:
         raise TrainError(f"expected one TreeEnsemble node in CatBoost's ONNX, found {[n.op_type for n in g.node]}")
     tree = trees[0]
+    if tree.op_type == "TreeEnsembleRegressor":
+        return add_sigmoid_output(model, g, tree, dst, num_features)
     if len(tree.output) < 2:
         raise TrainError("TreeEnsembleClassifier has no probability output")
     prob_tensor = tree.output[1]
@@ -171,6 +185,40 @@ def strip_zipmap(src: Path, dst: Path, num_features: int) -> dict:
         "probability_column": 1,
         "removed": [z.op_type for z in zipmaps] or [],
         "was_output": prob_tensor,
+        "opset": {o.domain or "ai.onnx": o.version for o in model.opset_import},
+    }
+
+
+def add_sigmoid_output(model, g, tree, dst: Path, num_features: int) -> dict:
+    """A ranking objective's raw score s becomes [1 - sigmoid(s), sigmoid(s)], the classifier's shape."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    score = tree.output[0]
+    g.node.extend([
+        helper.make_node("Constant", [], ["one"], value=helper.make_tensor("one_value", TensorProto.FLOAT, [], [1.0])),
+        helper.make_node("Sigmoid", [score], ["p_like"]),
+        helper.make_node("Sub", ["one", "p_like"], ["p_not"]),
+        helper.make_node("Concat", ["p_not", "p_like"], [ONNX_OUTPUT], axis=1),
+    ])
+    del g.output[:]
+    g.output.append(helper.make_tensor_value_info(ONNX_OUTPUT, TensorProto.FLOAT, ["N", 2]))
+    if not any((o.domain or "") == "" for o in model.opset_import):
+        model.opset_import.append(helper.make_opsetid("", 13))
+    inp = g.input[0]
+    inp.name = ONNX_INPUT
+    tree.input[0] = ONNX_INPUT
+    onnx.checker.check_model(model)
+    onnx.save(model, str(dst))
+    return {
+        "input": ONNX_INPUT,
+        "input_shape": ["N", num_features],
+        "output": ONNX_OUTPUT,
+        "output_shape": ["N", 2],
+        "probability_column": 1,
+        "removed": [],
+        "was_output": score,
+        "transform": "sigmoid of the ranking score",
         "opset": {o.domain or "ai.onnx": o.version for o in model.opset_import},
     }
 
@@ -230,6 +278,20 @@ def training_window(source: dict, t: np.ndarray, valid_from_ms: float) -> dict:
     return out
 
 
+def drop_features(X: np.ndarray, names: list[str], spec: str) -> list[str]:
+    """Sets the named columns (a trailing * matches a prefix) to 0 in place; returns their names."""
+    wanted = [w.strip() for w in spec.split(",") if w.strip()]
+    dropped = []
+    for w in wanted:
+        hit = [n for n in names if (n.startswith(w[:-1]) if w.endswith("*") else n == w)]
+        if not hit:
+            raise TrainError(f"--drop-features: no feature matches {w!r}")
+        dropped += [n for n in hit if n not in dropped]
+    for n in dropped:
+        X[:, names.index(n)] = 0.0
+    return dropped
+
+
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     t0 = time.time()
@@ -237,10 +299,15 @@ def main(argv: list[str]) -> int:
 
     header, names, X, y, t, users = load_matrix(args.matrix, verify=not args.no_verify_hash)
     rows = len(y)
+    dropped = drop_features(X, names, args.drop_features)
+    if dropped:
+        log(f"fitting without {', '.join(dropped)}")
     window = training_window(header.get("source") or {}, t, args.valid_from_ms)
     valid_mask = t >= args.valid_from_ms
     train_idx = np.flatnonzero(t < args.valid_from_ms - args.gap_ms)
     valid_idx = np.flatnonzero(valid_mask)
+    if 0 < args.max_train_rows < len(train_idx):
+        train_idx = np.sort(np.random.default_rng(args.seed).choice(train_idx, args.max_train_rows, replace=False))
     log(f"matrix {args.matrix}: {rows} rows x {len(names)} features; train {len(train_idx)}, valid {len(valid_idx)}")
     if len(train_idx) == 0 or len(valid_idx) == 0:
         raise TrainError(f"--valid-from-ms {args.valid_from_ms} leaves train={len(train_idx)} valid={len(valid_idx)} rows")
@@ -263,19 +330,37 @@ def main(argv: list[str]) -> int:
         params.update(od_type="Iter", od_wait=args.early_stopping_rounds, use_best_model=True)
     else:
         params.update(use_best_model=False)
-    train_pool = Pool(X[train_idx], y[train_idx], feature_names=names)
-    valid_pool = Pool(X[valid_idx], y[valid_idx], feature_names=names)
-    model = CatBoostClassifier(**params, verbose=max(args.iterations // 10, 1), allow_writing_files=False)
+    ranking = args.loss_function != "Logloss"
+    if ranking:
+        from catboost import CatBoost
+
+        params["loss_function"] = args.loss_function
+        day = np.floor(t / 86_400_000).astype(np.int64)
+        group = users.astype(np.int64) * 100_000 + day if args.group_by == "user-day" else users.astype(np.int64)
+        # CatBoost wants each group's rows together (the builder writes them so; other matrices may not).
+        train_idx = train_idx[np.argsort(group[train_idx], kind="stable")]
+        valid_idx = valid_idx[np.argsort(group[valid_idx], kind="stable")]
+        train_pool = Pool(X[train_idx], y[train_idx], feature_names=names, group_id=group[train_idx])
+        valid_pool = Pool(X[valid_idx], y[valid_idx], feature_names=names, group_id=group[valid_idx])
+        model = CatBoost(dict(params, verbose=max(args.iterations // 10, 1), allow_writing_files=False))
+    else:
+        train_pool = Pool(X[train_idx], y[train_idx], feature_names=names)
+        valid_pool = Pool(X[valid_idx], y[valid_idx], feature_names=names)
+        model = CatBoostClassifier(**params, verbose=max(args.iterations // 10, 1), allow_writing_files=False)
     t_fit = time.time()
     model.fit(train_pool, eval_set=valid_pool, log_cout=sys.stderr, log_cerr=sys.stderr)
     fit_seconds = time.time() - t_fit
     best_iteration = int(model.get_best_iteration())
-    p_valid = model.predict_proba(valid_pool)[:, 1]
+    proba = (lambda pool: 1.0 / (1.0 + np.exp(-model.predict(pool)))) if ranking else (
+        lambda pool: model.predict_proba(pool)[:, 1])
+    p_valid = proba(valid_pool)
     auc_valid = roc_auc(y[valid_idx], p_valid)
-    auc_train = roc_auc(y[train_idx], model.predict_proba(train_pool)[:, 1])
+    auc_train = roc_auc(y[train_idx], proba(train_pool))
     log(f"best iteration {best_iteration}, trees {model.tree_count_}, valid AUC {auc_valid:.5f}, train AUC {auc_train:.5f}")
 
     refit_info = None
+    if args.refit and ranking:
+        raise TrainError("--refit is implemented for Logloss only")
     if args.refit:
         refit_params = dict(params, iterations=best_iteration + 1, use_best_model=False)
         refit_params.pop("od_type", None)
@@ -302,7 +387,7 @@ def main(argv: list[str]) -> int:
         raise TrainError(f"model.onnx is {model_bytes} bytes, over the {MAX_MODEL_BYTES} byte limit")
 
     samples_X = pick_samples(X, valid_idx, args.samples, args.seed)
-    samples_p = model.predict_proba(Pool(samples_X, feature_names=names))[:, 1] if len(samples_X) else []
+    samples_p = proba(Pool(samples_X, feature_names=names)) if len(samples_X) else []
 
     file_hashes = header.get("sha256", {})
     data_hash = hashlib.sha256(
@@ -322,6 +407,8 @@ def main(argv: list[str]) -> int:
         "best_iteration": best_iteration,
         "tree_count": int(model.tree_count_),
         "depth": args.depth,
+        "dropped_features": dropped,
+        "group_by": args.group_by if ranking else None,
         "window": window,
         # What a score means: P(like | view) by default, or "liked within the next days" over all posts.
         "target": (header.get("source") or {}).get("target") or {"kind": "view"},

@@ -1,3 +1,5 @@
+import { SEGMENT_DIMS, SEGMENTS } from './segments.js';
+
 /**
  * The shared-memory layout of the feature store: every array the ranking code reads, by name.
  * The main thread loads the store once into SharedArrayBuffers; workers get the same buffers
@@ -57,6 +59,21 @@ export const FIELDS = {
   globalCum: { kind: 'f32', len: (d: StoreDims) => 2 * (d.days + 1) },
   topicViewsCum: { kind: 'f32', len: (d: StoreDims) => d.topics * (d.days + 1) },
   clusterViewsCum: { kind: 'f32', len: (d: StoreDims) => d.clusters * (d.days + 1) },
+  /** Likes by topic / cluster before each day (prefix sums), for like shares and rates. */
+  topicLikesCum: { kind: 'f32', len: (d: StoreDims) => d.topics * (d.days + 1) },
+  clusterLikesCum: { kind: 'f32', len: (d: StoreDims) => d.clusters * (d.days + 1) },
+  /**
+   * Audience segments (src/features/segments.ts): each user's segment in every dimension, and
+   * views and likes by segment, and likes by (post | topic | cluster) × segment, as prefix sums
+   * by day, derived from the like log at load time. Views of a post by segment are not stored:
+   * the feed shows posts at random, so they are the post's views × the segment's view share.
+   */
+  userSegment: { kind: 'u8', len: (d: StoreDims) => d.users * SEGMENT_DIMS.length },
+  segViewsCum: { kind: 'f32', len: (d: StoreDims) => SEGMENTS * (d.days + 1) },
+  segLikesCum: { kind: 'f32', len: (d: StoreDims) => SEGMENTS * (d.days + 1) },
+  postSegLikesCum: { kind: 'i32', len: (d: StoreDims) => d.posts * SEGMENTS * (d.days + 1) },
+  topicSegLikesCum: { kind: 'f32', len: (d: StoreDims) => d.topics * SEGMENTS * (d.days + 1) },
+  clusterSegLikesCum: { kind: 'f32', len: (d: StoreDims) => d.clusters * SEGMENTS * (d.days + 1) },
   /**
    * Live events: feed rows logged after the snapshot, appended by the main thread while the
    * workers read (src/features/live.ts). One pool of events; each user's events form a chain,

@@ -2,7 +2,15 @@ import type { Database, DbSession } from '../db/index.js';
 import { MissingDataError } from '../errors/index.js';
 import { FEATURE_VERSION } from './build.js';
 import { csvRows } from './csv-numbers.js';
-import { allocateStore, PROFILE, type FeatureMeta, type FeatureStore, type SharedStore } from './layout.js';
+import { SEGMENT_BASE, SEGMENT_DIMS, SEGMENTS } from './segments.js';
+import {
+  allocateStore,
+  DAY_MS,
+  PROFILE,
+  type FeatureMeta,
+  type FeatureStore,
+  type SharedStore,
+} from './layout.js';
 
 /**
  * Loads the precomputed feature tables into a SharedArrayBuffer store. Reads go through
@@ -142,22 +150,88 @@ function prefixSums(daily: readonly number[], out: Int32Array, off: number): voi
   }
 }
 
-/** Global, per-topic and per-cluster view/like prefix sums, summed from the post arrays. */
+/**
+ * Global, per-topic and per-cluster view/like prefix sums, summed from the post arrays, and the
+ * segment aggregates (segments.ts) from the users' profiles, daily views and likes.
+ */
 export function deriveTotals(store: FeatureStore): void {
   const { posts, days } = store.dims;
   const D = days + 1;
   store.globalCum.fill(0);
   store.topicViewsCum.fill(0);
   store.clusterViewsCum.fill(0);
+  store.topicLikesCum.fill(0);
+  store.clusterLikesCum.fill(0);
   for (let p = 0; p < posts; p++) {
     const t = store.postTopic[p]! * D;
     const c = store.postCluster[p]! * D;
     for (let d = 0; d < D; d++) {
       const v = store.postViewsCum[p * D + d]!;
+      const l = store.postLikesCum[p * D + d]!;
       store.globalCum[d]! += v;
-      store.globalCum[D + d]! += store.postLikesCum[p * D + d]!;
+      store.globalCum[D + d]! += l;
       store.topicViewsCum[t + d]! += v;
       store.clusterViewsCum[c + d]! += v;
+      store.topicLikesCum[t + d]! += l;
+      store.clusterLikesCum[c + d]! += l;
     }
   }
+  deriveSegments(store);
+}
+
+/** Day index of a like (0 … days - 1), or -1 outside the log's days. */
+function likeDay(store: FeatureStore, atSec: number): number {
+  const d = Math.floor((atSec * 1000 - store.meta.day0Ms) / DAY_MS);
+  return d >= 0 && d < store.dims.days ? d : -1;
+}
+
+/** Turns per-day counts at index day + 1 into prefix sums (index k = before day k), row by row. */
+function cumulate(a: Int32Array | Float32Array, rows: number, D: number): void {
+  for (let r = 0; r < rows; r++) {
+    const at = r * D;
+    for (let d = 1; d < D; d++) a[at + d]! += a[at + d - 1]!;
+  }
+}
+
+function deriveSegments(store: FeatureStore): void {
+  const { posts, days, users, topics, clusters } = store.dims;
+  const D = days + 1;
+  const S = SEGMENTS;
+  const dims = SEGMENT_DIMS.length;
+  store.segViewsCum.fill(0);
+  store.segLikesCum.fill(0);
+  store.postSegLikesCum.fill(0);
+  store.topicSegLikesCum.fill(0);
+  store.clusterSegLikesCum.fill(0);
+  const seg = new Int32Array(dims);
+  for (let u = 0; u < users; u++) {
+    for (let j = 0; j < dims; j++) {
+      const v = SEGMENT_DIMS[j]!.of(store.userProfile, u * PROFILE.length);
+      store.userSegment[u * dims + j] = v;
+      seg[j] = SEGMENT_BASE[j]! + v;
+    }
+    // Views are already prefix sums by day.
+    for (let j = 0; j < dims; j++) {
+      const at = seg[j]! * D;
+      for (let d = 0; d < D; d++) store.segViewsCum[at + d]! += store.userViewsCum[u * D + d]!;
+    }
+    for (let k = store.likeOffsets[u]!; k < store.likeOffsets[u + 1]!; k++) {
+      const day = likeDay(store, store.likeAtSec[k]!);
+      if (day < 0) continue;
+      const p = store.likePost[k]!;
+      const t = store.postTopic[p]!;
+      const c = store.postCluster[p]!;
+      for (let j = 0; j < dims; j++) {
+        const s = seg[j]!;
+        store.segLikesCum[s * D + day + 1]! += 1;
+        store.postSegLikesCum[(p * S + s) * D + day + 1]! += 1;
+        store.topicSegLikesCum[(t * S + s) * D + day + 1]! += 1;
+        store.clusterSegLikesCum[(c * S + s) * D + day + 1]! += 1;
+      }
+    }
+  }
+  cumulate(store.segLikesCum, S, D);
+  cumulate(store.postSegLikesCum, posts * S, D);
+  cumulate(store.topicSegLikesCum, topics * S, D);
+  cumulate(store.clusterSegLikesCum, clusters * S, D);
 }

@@ -1,5 +1,6 @@
 import { DAY_MS, dayOf, PROFILE, type FeatureStore } from './layout.js';
 import { LIVE_LIKE } from './live.js';
+import { SEGMENT_BASE, SEGMENT_DIMS, SEGMENTS } from './segments.js';
 
 /**
  * The one implementation of feature rows, used to write the training matrix and by the service.
@@ -19,7 +20,13 @@ export const CONTROL_FEATURES = [
   'hour',
   'weekday',
   'day_index',
-] as const;
+  // Interaction lifts (log, shrunk to 0 when sparse) of the post, its topic and its text cluster
+  // among the user's segment in each dimension: public information (no personal history).
+  ...SEGMENT_DIMS.map((d) => `post_lift_${d.name}`),
+  ...SEGMENT_DIMS.map((d) => `topic_lift_${d.name}`),
+  ...SEGMENT_DIMS.map((d) => `cluster_lift_${d.name}`),
+  'cluster_like_rate',
+];
 
 export const TEST_FEATURES = [
   ...CONTROL_FEATURES,
@@ -33,7 +40,11 @@ export const TEST_FEATURES = [
   'user_cluster_likes',
   'user_cluster_rate',
   'user_text_affinity',
-] as const;
+  'user_topic_lift',
+  'user_cluster_lift',
+  'hours_since_like_log',
+  'likes_last_day',
+];
 
 export type FeatureSet = 'control' | 'test';
 
@@ -45,6 +56,11 @@ export function featureNames(set: FeatureSet): readonly string[] {
 const PRIOR_VIEWS = 50;
 const USER_PRIOR_VIEWS = 20;
 const DEFAULT_LIKE_RATE = 0.1;
+/** Pseudo-likes of the segment lifts: a lift moves away from 0 only with a few likes behind it. */
+const POST_LIFT_LIKES = 5;
+const GROUP_LIFT_LIKES = 10;
+/** Pseudo-likes of the user's own topic and cluster lifts. */
+const USER_LIFT_LIKES = 2;
 
 /** Per-(user, time) aggregates computed once and shared by all candidate rows of one request. */
 export interface UserContext {
@@ -59,6 +75,14 @@ export interface UserContext {
   likesBefore: number;
   topicLikes: Float32Array;
   clusterLikes: Float32Array;
+  /**
+   * The user's own likes before the day, by topic and cluster: the segment counts (which hold
+   * whole days before the row's day) include them, and the segment lifts take them out, so that
+   * they say what others in the segment like, not what this user liked (which is history, for
+   * the test model only). Live likes are not in the segment counts and not here.
+   */
+  topicLikesBeforeDay: Float32Array;
+  clusterLikesBeforeDay: Float32Array;
   /** Mean text vector of posts liked before tMs (unnormalised sum / count). */
   likedVec: Float32Array;
   likedVecNorm: number;
@@ -66,6 +90,13 @@ export interface UserContext {
   liked: number[];
   /** Global like rate before the context's day. */
   prior: number;
+  /** Per segment dimension: the user's segment index, its share of all views, its like rate / prior. */
+  seg: Int32Array;
+  segShare: Float32Array;
+  segFactor: Float32Array;
+  /** Latest like before tMs (epoch s, -1 none) and likes in the 24 hours before tMs. */
+  lastLikeSec: number;
+  likesLastDay: number;
 }
 
 export function newUserContext(store: FeatureStore): UserContext {
@@ -80,10 +111,17 @@ export function newUserContext(store: FeatureStore): UserContext {
     likesBefore: 0,
     topicLikes: new Float32Array(store.dims.topics),
     clusterLikes: new Float32Array(store.dims.clusters),
+    topicLikesBeforeDay: new Float32Array(store.dims.topics),
+    clusterLikesBeforeDay: new Float32Array(store.dims.clusters),
     likedVec: new Float32Array(store.dims.textDim),
     likedVecNorm: 0,
     liked: [],
     prior: DEFAULT_LIKE_RATE,
+    seg: new Int32Array(SEGMENT_DIMS.length),
+    segShare: new Float32Array(SEGMENT_DIMS.length),
+    segFactor: new Float32Array(SEGMENT_DIMS.length),
+    lastLikeSec: -1,
+    likesLastDay: 0,
   };
 }
 
@@ -102,19 +140,38 @@ export function fillUserContext(store: FeatureStore, ui: number, tMs: number, ct
   ctx.prior = globalLikeRate(store, day);
   ctx.topicLikes.fill(0);
   ctx.clusterLikes.fill(0);
+  ctx.topicLikesBeforeDay.fill(0);
+  ctx.clusterLikesBeforeDay.fill(0);
   ctx.likedVec.fill(0);
   ctx.liked.length = 0;
+  ctx.lastLikeSec = -1;
+  ctx.likesLastDay = 0;
   const end = store.likeOffsets[ui + 1]!;
   for (let k = store.likeOffsets[ui]!; k < end; k++) {
     // Likes are in time order, so the first like at or after tMs ends the history.
     if (store.likeAtSec[k]! * 1000 >= tMs) break;
-    addLike(store, ctx, store.likePost[k]!);
+    const pi = store.likePost[k]!;
+    addLike(store, ctx, pi, store.likeAtSec[k]!);
+    // Days count from day0 like the segment counts (dayOf); a like of a later day is not in them.
+    if (Math.floor((store.likeAtSec[k]! * 1000 - store.meta.day0Ms) / DAY_MS) < day) {
+      ctx.topicLikesBeforeDay[store.postTopic[pi]!]! += 1;
+      ctx.clusterLikesBeforeDay[store.postCluster[pi]!]! += 1;
+    }
   }
   // Rows logged after the snapshot (live.ts), by their exact time: a like seconds ago counts.
   for (let k = Atomics.load(store.liveHead, ui); k >= 0; k = store.liveNext[k]!) {
     if (store.liveAtSec[k]! * 1000 >= tMs) continue;
-    if (store.liveKind[k] === LIVE_LIKE) addLike(store, ctx, store.livePost[k]!);
+    if (store.liveKind[k] === LIVE_LIKE) addLike(store, ctx, store.livePost[k]!, store.liveAtSec[k]!);
     else ctx.viewsBefore += 1;
+  }
+  const D = days + 1;
+  const gViews = store.globalCum[day]!;
+  for (let j = 0; j < SEGMENT_DIMS.length; j++) {
+    const s = SEGMENT_BASE[j]! + store.userSegment[ui * SEGMENT_DIMS.length + j]!;
+    const sv = store.segViewsCum[s * D + day]!;
+    ctx.seg[j] = s;
+    ctx.segShare[j] = gViews > 0 ? sv / gViews : 0;
+    ctx.segFactor[j] = sv > 0 && ctx.prior > 0 ? store.segLikesCum[s * D + day]! / sv / ctx.prior : 1;
   }
   ctx.likesBefore = ctx.liked.length;
   let norm = 0;
@@ -123,9 +180,11 @@ export function fillUserContext(store: FeatureStore, ui: number, tMs: number, ct
   return ctx;
 }
 
-function addLike(store: FeatureStore, ctx: UserContext, pi: number): void {
+function addLike(store: FeatureStore, ctx: UserContext, pi: number, atSec: number): void {
   const textDim = store.dims.textDim;
   ctx.liked.push(pi);
+  if (atSec > ctx.lastLikeSec) ctx.lastLikeSec = atSec;
+  if (atSec * 1000 >= ctx.tMs - DAY_MS) ctx.likesLastDay += 1;
   ctx.topicLikes[store.postTopic[pi]!]! += 1;
   ctx.clusterLikes[store.postCluster[pi]!]! += 1;
   const base = pi * textDim;
@@ -179,9 +238,37 @@ export function fillRow(
   out[o++] = ctx.hour;
   out[o++] = ctx.weekday;
   out[o++] = ctx.dayIndex;
+  const S = SEGMENTS;
+  const day = ctx.day;
+  const D = days + 1;
+  const postRate = (likes + PRIOR_VIEWS * ctx.prior) / (views + PRIOR_VIEWS);
+  for (let j = 0; j < SEGMENT_DIMS.length; j++)
+    out[o++] = segmentLift(
+      store.postSegLikesCum[(pi * S + ctx.seg[j]!) * D + day]!,
+      views * ctx.segShare[j]! * postRate * ctx.segFactor[j]!,
+      POST_LIFT_LIKES,
+    );
+  const tv = store.topicViewsCum[topic * D + day]!;
+  const topicRate = (store.topicLikesCum[topic * D + day]! + PRIOR_VIEWS * ctx.prior) / (tv + PRIOR_VIEWS);
+  for (let j = 0; j < SEGMENT_DIMS.length; j++)
+    out[o++] = segmentLift(
+      store.topicSegLikesCum[(topic * S + ctx.seg[j]!) * D + day]! - ctx.topicLikesBeforeDay[topic]!,
+      tv * ctx.segShare[j]! * topicRate * ctx.segFactor[j]!,
+      GROUP_LIFT_LIKES,
+    );
+  const cluster = store.postCluster[pi]!;
+  const cv = store.clusterViewsCum[cluster * D + day]!;
+  const clusterLikes = store.clusterLikesCum[cluster * D + day]!;
+  const clusterRate = (clusterLikes + PRIOR_VIEWS * ctx.prior) / (cv + PRIOR_VIEWS);
+  for (let j = 0; j < SEGMENT_DIMS.length; j++)
+    out[o++] = segmentLift(
+      store.clusterSegLikesCum[(cluster * S + ctx.seg[j]!) * D + day]! - ctx.clusterLikesBeforeDay[cluster]!,
+      cv * ctx.segShare[j]! * clusterRate * ctx.segFactor[j]!,
+      GROUP_LIFT_LIKES,
+    );
+  out[o++] = clusterRate;
   if (set === 'control') return;
 
-  const cluster = store.postCluster[pi]!;
   out[o++] = cluster;
   out[o++] = Math.log1p(store.postTextLen[pi]!);
   const uv = ctx.viewsBefore;
@@ -204,4 +291,21 @@ export function fillRow(
   const base = pi * textDim;
   for (let j = 0; j < textDim; j++) dot += ctx.likedVec[j]! * store.postVec[base + j]!;
   out[o++] = ctx.likedVecNorm > 0 ? dot / ctx.likedVecNorm : 0;
+  // The user's own lifts: likes in the topic / cluster against the share of all likes it gets.
+  const gLikes = store.globalCum[D + day]!;
+  const topicShare = gLikes > 0 ? store.topicLikesCum[topic * D + day]! / gLikes : 1 / store.dims.topics;
+  out[o++] = Math.log((tl + USER_LIFT_LIKES) / (ctx.likesBefore * topicShare + USER_LIFT_LIKES));
+  const clusterShare = gLikes > 0 ? clusterLikes / gLikes : 1 / store.dims.clusters;
+  out[o++] = Math.log((cl + USER_LIFT_LIKES) / (ctx.likesBefore * clusterShare + USER_LIFT_LIKES));
+  out[o++] = ctx.lastLikeSec < 0 ? -1 : Math.log1p(Math.max(0, ctx.tMs / 1000 - ctx.lastLikeSec) / 3600);
+  out[o++] = ctx.likesLastDay;
+}
+
+/**
+ * log((observed + a) / (expected + a)): the observed likes of a (post | topic | cluster, segment)
+ * pair against what the pair's overall rate and the segment's own rate predict, shrunk to 0
+ * (no lift) by `a` pseudo-likes when counts are small.
+ */
+function segmentLift(observed: number, expected: number, a: number): number {
+  return Math.log((observed + a) / (expected + a));
 }

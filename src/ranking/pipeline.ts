@@ -1,3 +1,4 @@
+import { SEGMENTS } from '../features/segments.js';
 import {
   featureNames,
   fillRow,
@@ -39,6 +40,15 @@ export interface PipelineOptions {
   set: FeatureSet;
   /** Default 'like-rate'. */
   retrieval?: Retrieval;
+  /**
+   * How 'like-rate' retrieval scores a post: 'lift' (default) adds log-odds lifts to the log of
+   * its smoothed like rate (its text cluster among the user's age band and, for the test model,
+   * the user's own topic and cluster lifts); 'rate' multiplies the rate by the user's raw cluster
+   * lift (the first version; docs/experiments/candidate-recall.md compares them).
+   */
+  retrievalScore?: 'lift' | 'rate';
+  /** Keep an equal quota of candidates per topic (default true); false: the best overall. */
+  topicQuota?: boolean;
   /** Candidates per request passed to the model; ignored when rankAll. */
   candidates: number;
   /** Score every post the user has not liked with the model (the reference for the two-stage mode). */
@@ -59,6 +69,8 @@ export class RankingPipeline {
   private readonly mark: Uint8Array;
   private readonly score: Float32Array;
   private readonly clusterLift: Float32Array;
+  private readonly topicLift: Float32Array;
+  private liftScores = false;
   /** Post indexes of each topic (static), and a scratch list for the selection. */
   private readonly byTopic: Int32Array[];
   private readonly scratch: Int32Array;
@@ -72,6 +84,7 @@ export class RankingPipeline {
     this.mark = new Uint8Array(store.dims.posts);
     this.score = new Float32Array(store.dims.posts);
     this.clusterLift = new Float32Array(store.dims.clusters);
+    this.topicLift = new Float32Array(store.dims.topics);
     const lists: number[][] = Array.from({ length: store.dims.topics }, () => []);
     for (let p = 0; p < store.dims.posts; p++) lists[store.postTopic[p]!]!.push(p);
     this.byTopic = lists.filter((l) => l.length > 0).map((l) => Int32Array.from(l));
@@ -91,9 +104,14 @@ export class RankingPipeline {
         for (let p = 0; p < posts; p++) if (!mark[p]) out[n++] = p;
         return out;
       }
-      this.fillClusterLift();
       const D = store.dims.days + 1;
       const byLikes = this.opts.retrieval === 'likes';
+      this.liftScores = !byLikes && (this.opts.retrievalScore ?? 'lift') === 'lift';
+      if (this.liftScores) {
+        this.fillLiftScores();
+        return this.topPerTopic(Math.max(req.limit, this.opts.candidates));
+      }
+      this.fillClusterLift();
       for (let p = 0; p < posts; p++) {
         const base = byLikes
           ? store.postLikesCum[p * D + ctx.day]! + 1
@@ -139,6 +157,49 @@ export class RankingPipeline {
     });
   }
 
+  /**
+   * score = log(smoothed like rate) + the cluster's log lift among the user's age band (+ the
+   * user's own shrunk log lifts of the topic and cluster for the test model): the parts of the
+   * features that retrieval can afford for every post, on the model's log-odds-like scale.
+   */
+  private fillLiftScores(): void {
+    const { ctx, clusterLift, store, score, mark } = this;
+    const { days, clusters, topics, posts } = store.dims;
+    const D = days + 1;
+    const day = ctx.day;
+    const S = SEGMENTS;
+    const age = ctx.seg[0]!;
+    const gLikes = store.globalCum[D + day]!;
+    const personal = this.opts.set === 'test' && ctx.likesBefore > 0;
+    for (let c = 0; c < clusters; c++) {
+      const cv = store.clusterViewsCum[c * D + day]!;
+      const cLikes = store.clusterLikesCum[c * D + day]!;
+      const rate = (cLikes + 50 * ctx.prior) / (cv + 50);
+      const expected = cv * ctx.segShare[0]! * rate * ctx.segFactor[0]!;
+      const others = store.clusterSegLikesCum[(c * S + age) * D + day]! - ctx.clusterLikesBeforeDay[c]!;
+      let v = Math.log((others + 10) / (expected + 10));
+      if (personal) {
+        const share = gLikes > 0 ? cLikes / gLikes : 1 / clusters;
+        v += Math.log((ctx.clusterLikes[c]! + 2) / (ctx.likesBefore * share + 2));
+      }
+      clusterLift[c] = v;
+    }
+    const topicLift = this.topicLift;
+    for (let t = 0; t < topics; t++) {
+      topicLift[t] = 0;
+      if (!personal) continue;
+      const share = gLikes > 0 ? store.topicLikesCum[t * D + day]! / gLikes : 1 / topics;
+      topicLift[t] = Math.log((ctx.topicLikes[t]! + 2) / (ctx.likesBefore * share + 2));
+    }
+    for (let p = 0; p < posts; p++) {
+      score[p] = mark[p]
+        ? -Infinity
+        : Math.log(postLikeRate(store, p, day, ctx.prior)) +
+          clusterLift[store.postCluster[p]!]! +
+          topicLift[store.postTopic[p]!]!;
+    }
+  }
+
   private fillClusterLift(): void {
     const { ctx, clusterLift, store } = this;
     clusterLift.fill(1);
@@ -153,12 +214,23 @@ export class RankingPipeline {
 
   private topPerTopic(total: number): Int32Array {
     const { score, byTopic, scratch } = this;
+    if (this.opts.topicQuota === false) {
+      let m = 0;
+      for (let p = 0; p < score.length; p++) if (score[p]! > -Infinity && !this.mark[p]) scratch[m++] = p;
+      const take = Math.min(total, m);
+      selectTop(scratch, m, take, score);
+      return scratch.slice(0, take);
+    }
     const quota = Math.ceil(total / byTopic.length);
     const out = new Int32Array(quota * byTopic.length);
     let n = 0;
     for (const list of byTopic) {
       let m = 0;
-      for (let i = 0; i < list.length; i++) if (score[list[i]!]! >= 0) scratch[m++] = list[i]!;
+      // Liked posts score -1 (rate) or -Infinity (lift): neither is ever a candidate.
+      for (let i = 0; i < list.length; i++) {
+        const v = score[list[i]!]!;
+        if (v >= 0 || (v > -Infinity && this.liftScores)) scratch[m++] = list[i]!;
+      }
       const take = Math.min(quota, m);
       // Only membership matters here (the model orders the candidates), so a selection suffices.
       selectTop(scratch, m, take, score);

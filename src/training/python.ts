@@ -55,6 +55,8 @@ export interface TrainerOptions {
   /** Refit on all rows with the best iteration count after validation. */
   refit?: boolean;
   samples?: number;
+  /** More train.py flags, appended as given (experiments: --drop-features, --loss-function, …). */
+  extraArgs?: string[];
   root?: string;
   /** Defaults to training/.venv/bin/python under root. */
   python?: string;
@@ -103,6 +105,7 @@ export function trainerArgs(opts: TrainerOptions, root: string): string[] {
   ];
   for (const [flag, value] of optional) if (value !== undefined) args.push(flag, String(value));
   if (opts.refit) args.push('--refit');
+  if (opts.extraArgs) args.push(...opts.extraArgs);
   return args;
 }
 

@@ -11,6 +11,7 @@ import { PERIOD } from '../../src/world/index.js';
 import { dbVariants } from '../helpers/db.js';
 import { loadMini, miniWorld, T0, type MiniEvent } from '../fixtures/mini-log.js';
 import { MODELS_DIR, TINY, tinyWorldDir } from '../helpers/tiny-world.js';
+import { committedModel } from '../helpers/models.js';
 
 const common = { requests: 400, modelsDir: MODELS_DIR, candidates: 300, rankAll: false };
 
@@ -180,8 +181,9 @@ describe('checker on real tables (no ground truth)', () => {
     const dir = mkdtempSync(path.join(models, 'm-'));
     for (const name of ['control', 'test']) {
       const to = path.join(dir, name, 'v1');
-      cpSync(path.join(MODELS_DIR, name, 'v1'), to, { recursive: true });
+      cpSync(committedModel(name), to, { recursive: true });
       const card = JSON.parse(readFileSync(path.join(to, 'meta.json'), 'utf8')) as Record<string, unknown>;
+      card.version = 'v1'; // whatever the committed version is called
       if (untilMs === undefined) delete card.window;
       else card.window = { until_ms: untilMs, first_event_ms: T0, last_event_ms: untilMs - 60_000 };
       writeFileSync(path.join(to, 'meta.json'), JSON.stringify(card));

@@ -1,13 +1,27 @@
-import { cpSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { MODELS_DIR } from './tiny-world.js';
 
-/** A models folder of our own holding the committed `<name>/v1` of each model. */
+/** The folder of the committed (latest) version of a model: what `feedrec serve` would load. */
+export function committedModel(name: string): string {
+  const versions = readdirSync(path.join(MODELS_DIR, name)).filter((v) => !v.startsWith('.'));
+  const latest = versions.sort((a, b) => a.localeCompare(b, 'en', { numeric: true })).at(-1)!;
+  return path.join(MODELS_DIR, name, latest);
+}
+
+/**
+ * A models folder of our own holding the committed (latest) version of each model as `<name>/v1`,
+ * so that tests can publish v2, v3, … over it whatever the committed version is called.
+ */
 export function copyModels(): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'feedrec-models-'));
-  for (const name of ['control', 'test'])
-    cpSync(path.join(MODELS_DIR, name, 'v1'), path.join(dir, name, 'v1'), { recursive: true });
+  for (const name of ['control', 'test']) {
+    cpSync(committedModel(name), path.join(dir, name, 'v1'), { recursive: true });
+    const cardFile = path.join(dir, name, 'v1', 'meta.json');
+    const card = JSON.parse(readFileSync(cardFile, 'utf8')) as { version: string };
+    writeFileSync(cardFile, JSON.stringify({ ...card, version: 'v1' }));
+  }
   return dir;
 }
 

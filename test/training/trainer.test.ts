@@ -78,6 +78,54 @@ describe.skipIf(!venv)('python trainer (train.py)', () => {
     }
   });
 
+  it('fits a ranking objective grouped by user-day and exports its sigmoid as the like probability', async () => {
+    const outDir = path.join(tmp, 'models', 'control', 'yeti');
+    const summary = await runTrainer({
+      ...base(),
+      outDir,
+      extraArgs: ['--loss-function', 'YetiRank', '--group-by', 'user-day'],
+    });
+    expect(summary.auc).toBeGreaterThan(0.6);
+    const card = JSON.parse(await readFile(path.join(outDir, 'meta.json'), 'utf8')) as ModelCard & {
+      params: { loss_function: string };
+      group_by: string;
+    };
+    expect(card.params.loss_function).toBe('YetiRank');
+    expect(card.group_by).toBe('user-day');
+    expect(card.onnx).toMatchObject({ output: 'probabilities', output_shape: ['N', 2] });
+    const model = await loadModel(outDir, FIXTURE_FEATURES, { intraOpThreads: 1 });
+    try {
+      const x = new Float32Array(card.samples.flatMap((s) => s.features.map((v) => (v === null ? NaN : v))));
+      const p = await model.score(x, card.samples.length);
+      card.samples.forEach((s, i) => expect(Math.abs(p[i]! - s.catboost_proba)).toBeLessThanOrEqual(1e-5));
+    } finally {
+      await model.release();
+    }
+  });
+
+  it('fits without the dropped features (a constant 0) but keeps them in the card', async () => {
+    const outDir = path.join(tmp, 'models', 'control', 'drop');
+    await runTrainer({ ...base(), outDir, extraArgs: ['--drop-features', FIXTURE_FEATURES[0]!] });
+    const card = JSON.parse(await readFile(path.join(outDir, 'meta.json'), 'utf8')) as ModelCard & {
+      dropped_features: string[];
+    };
+    expect(card.feature_names).toEqual(FIXTURE_FEATURES);
+    expect(card.dropped_features).toEqual([FIXTURE_FEATURES[0]]);
+    const model = await loadModel(outDir, FIXTURE_FEATURES, { intraOpThreads: 1 });
+    try {
+      // The model never splits on the dropped feature: any value of it gives the same score.
+      const rows = card.samples.filter((s) => s.features.every((v) => v !== null)).slice(0, 4);
+      const x = new Float32Array(rows.flatMap((s) => s.features as number[]));
+      const y = x.slice();
+      for (let i = 0; i < rows.length; i++) y[i * FIXTURE_FEATURES.length] = 1e6 * (i + 1);
+      expect(Array.from(await model.score(y, rows.length))).toEqual(
+        Array.from(await model.score(x, rows.length)),
+      );
+    } finally {
+      await model.release();
+    }
+  });
+
   it('fails with a TrainingError carrying the reason when the validation window is empty', async () => {
     const err = await runTrainer({ ...base(), validFromMs: FIXTURE_START_MS + 1e12 }).catch(
       (e: unknown) => e,
