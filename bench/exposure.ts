@@ -249,6 +249,7 @@ const report: Report = {
   holdoutDays,
   until,
   work: flags.work,
+  out: flags.out,
   trained: trained.map((t) => ({
     target: t.target,
     summary: t.summary,
@@ -392,6 +393,7 @@ interface Report {
   until: string;
   /** --work (absent in the first run's JSON, which used the default). */
   work?: string;
+  out?: string;
   trained: {
     target: string;
     summary: Trained['summary'];
@@ -426,8 +428,9 @@ function render(report: Report): string {
   const { seeds, holdoutDays, until } = report;
   // The choices tried on the tuning seed (--variants), when that run has written its results.
   const variantLines = (): string[] => {
+    // They were tried on world seed 1 only; another world's note does not claim them.
     const file = path.resolve(root, 'docs/exposure-variants.json');
-    if (!existsSync(file)) return [];
+    if (report.world.seed !== 1 || !existsSync(file)) return [];
     const v = JSON.parse(readFileSync(file, 'utf8')) as {
       variants: { name: string; policies: CheckReport['policies'] }[];
     };
@@ -436,7 +439,7 @@ function render(report: Report): string {
     return [
       `- Choices tried on the tuning seed ${seeds.tuning} (\`docs/exposure-variants.md\`), against ${f3(t(base!).hitrate)} ` +
         `(95 % interval ± ${f3((t(base!).ci[1] - t(base!).ci[0]) / 2)}) for the defaults: ` +
-        rest.map((x) => `${x.name} ${f3(t(x).hitrate)}`).join(', ') +
+        rest.map((x) => `${x.name.replace('auto models, ', '')} ${f3(t(x).hitrate)}`).join(', ') +
         '. None is better by more than the noise, so the defaults stay.',
     ];
   };
@@ -447,7 +450,7 @@ function render(report: Report): string {
     '# Logs where users choose what they view: the temporal protocol',
     '',
     `Written by \`bench/exposure.ts\` on ${report.generated.slice(0, 16).replace('T', ' ')} UTC (${report.machine.cpuCount} × ${report.machine.cpuModel}, Node ${report.machine.node}; ` +
-      `shared machine, load average ${report.machine.loadAvg.join(' / ')} when written; every command's load is in \`docs/exposure.json\`).`,
+      `shared machine, load average ${report.machine.loadAvg.join(' / ')} when written; every command's load is in the JSON next to this note).`,
     '',
     `World: demo scale, seed ${report.world.seed}, \`--exposure taste\` (users open what is popular or matches their hidden taste; ` +
       'P(like | view) is the same as in the random feed). Hold-out mode: requests fall in the last ' +
@@ -512,8 +515,9 @@ function render(report: Report): string {
     '',
     '```bash',
     'npm run build',
-    `nice -n 10 node dist/bench/exposure.js --work ${report.work ?? 'tmp/exposure'} --world-seed ${report.world.seed} --tuning-seed ${seeds.tuning} --report-seed ${seeds.report}`,
-    '# which runs, each as its own process:',
+    `nice -n 10 node dist/bench/exposure.js --work ${report.work ?? 'tmp/exposure'} --world-seed ${report.world.seed} --tuning-seed ${seeds.tuning} --report-seed ${seeds.report}${report.out && report.out !== 'docs/exposure' ? ` --out ${report.out}` : ''}`,
+    '# then docs/exposure-variants.md (world seed 1, tuning seed only): node dist/bench/exposure.js --variants',
+    '# the main run is these commands, each as its own process:',
     ...report.runs.map(
       (r) =>
         `${r.command}   # ${Math.round(r.seconds)} s, load ${r.load[0]}${r.code ? `, exit ${r.code}` : ''}`,
