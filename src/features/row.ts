@@ -94,6 +94,12 @@ export interface UserContext {
   seg: Int32Array;
   segShare: Float32Array;
   segFactor: Float32Array;
+  /**
+   * Topic × dimension and cluster × dimension segment lifts of this context, computed at the
+   * first row that needs them (NaN = not yet): 150 candidate rows share 7 topics and 48 clusters.
+   */
+  topicLifts: Float32Array;
+  clusterLifts: Float32Array;
   /** Latest like before tMs (epoch s, -1 none) and likes in the 24 hours before tMs. */
   lastLikeSec: number;
   likesLastDay: number;
@@ -120,6 +126,8 @@ export function newUserContext(store: FeatureStore): UserContext {
     seg: new Int32Array(SEGMENT_DIMS.length),
     segShare: new Float32Array(SEGMENT_DIMS.length),
     segFactor: new Float32Array(SEGMENT_DIMS.length),
+    topicLifts: new Float32Array(store.dims.topics * SEGMENT_DIMS.length),
+    clusterLifts: new Float32Array(store.dims.clusters * SEGMENT_DIMS.length),
     lastLikeSec: -1,
     likesLastDay: 0,
   };
@@ -141,6 +149,8 @@ export function fillUserContext(store: FeatureStore, ui: number, tMs: number, ct
   ctx.topicLikes.fill(0);
   ctx.clusterLikes.fill(0);
   ctx.topicLikesBeforeDay.fill(0);
+  ctx.topicLifts.fill(NaN);
+  ctx.clusterLifts.fill(NaN);
   ctx.clusterLikesBeforeDay.fill(0);
   ctx.likedVec.fill(0);
   ctx.liked.length = 0;
@@ -248,24 +258,32 @@ export function fillRow(
       views * ctx.segShare[j]! * postRate * ctx.segFactor[j]!,
       POST_LIFT_LIKES,
     );
-  const tv = store.topicViewsCum[topic * D + day]!;
-  const topicRate = (store.topicLikesCum[topic * D + day]! + PRIOR_VIEWS * ctx.prior) / (tv + PRIOR_VIEWS);
-  for (let j = 0; j < SEGMENT_DIMS.length; j++)
-    out[o++] = segmentLift(
-      store.topicSegLikesCum[(topic * S + ctx.seg[j]!) * D + day]! - ctx.topicLikesBeforeDay[topic]!,
-      tv * ctx.segShare[j]! * topicRate * ctx.segFactor[j]!,
-      GROUP_LIFT_LIKES,
-    );
+  const dims = SEGMENT_DIMS.length;
+  if (Number.isNaN(ctx.topicLifts[topic * dims]!)) {
+    const tv = store.topicViewsCum[topic * D + day]!;
+    const topicRate = (store.topicLikesCum[topic * D + day]! + PRIOR_VIEWS * ctx.prior) / (tv + PRIOR_VIEWS);
+    for (let j = 0; j < dims; j++)
+      ctx.topicLifts[topic * dims + j] = segmentLift(
+        store.topicSegLikesCum[(topic * S + ctx.seg[j]!) * D + day]! - ctx.topicLikesBeforeDay[topic]!,
+        tv * ctx.segShare[j]! * topicRate * ctx.segFactor[j]!,
+        GROUP_LIFT_LIKES,
+      );
+  }
+  for (let j = 0; j < dims; j++) out[o++] = ctx.topicLifts[topic * dims + j]!;
   const cluster = store.postCluster[pi]!;
   const cv = store.clusterViewsCum[cluster * D + day]!;
   const clusterLikes = store.clusterLikesCum[cluster * D + day]!;
   const clusterRate = (clusterLikes + PRIOR_VIEWS * ctx.prior) / (cv + PRIOR_VIEWS);
-  for (let j = 0; j < SEGMENT_DIMS.length; j++)
-    out[o++] = segmentLift(
-      store.clusterSegLikesCum[(cluster * S + ctx.seg[j]!) * D + day]! - ctx.clusterLikesBeforeDay[cluster]!,
-      cv * ctx.segShare[j]! * clusterRate * ctx.segFactor[j]!,
-      GROUP_LIFT_LIKES,
-    );
+  if (Number.isNaN(ctx.clusterLifts[cluster * dims]!)) {
+    for (let j = 0; j < dims; j++)
+      ctx.clusterLifts[cluster * dims + j] = segmentLift(
+        store.clusterSegLikesCum[(cluster * S + ctx.seg[j]!) * D + day]! -
+          ctx.clusterLikesBeforeDay[cluster]!,
+        cv * ctx.segShare[j]! * clusterRate * ctx.segFactor[j]!,
+        GROUP_LIFT_LIKES,
+      );
+  }
+  for (let j = 0; j < dims; j++) out[o++] = ctx.clusterLifts[cluster * dims + j]!;
   out[o++] = clusterRate;
   if (set === 'control') return;
 

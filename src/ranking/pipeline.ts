@@ -71,6 +71,7 @@ export class RankingPipeline {
   private readonly clusterLift: Float32Array;
   private readonly topicLift: Float32Array;
   private liftScores = false;
+  private logRates: Float32Array | undefined;
   /** Post indexes of each topic (static), and a scratch list for the selection. */
   private readonly byTopic: Int32Array[];
   private readonly scratch: Int32Array;
@@ -191,13 +192,26 @@ export class RankingPipeline {
       const share = gLikes > 0 ? store.topicLikesCum[t * D + day]! / gLikes : 1 / topics;
       topicLift[t] = Math.log((ctx.topicLikes[t]! + 2) / (ctx.likesBefore * share + 2));
     }
+    const logRate = this.logRatesOf(day, ctx.prior);
     for (let p = 0; p < posts; p++) {
       score[p] = mark[p]
         ? -Infinity
-        : Math.log(postLikeRate(store, p, day, ctx.prior)) +
-          clusterLift[store.postCluster[p]!]! +
-          topicLift[store.postTopic[p]!]!;
+        : logRate[p]! + clusterLift[store.postCluster[p]!]! + topicLift[store.postTopic[p]!]!;
     }
+  }
+
+  /**
+   * log(smoothed like rate) of every post before `day`: the same for every request of the day,
+   * so it is computed once per day and kept (posts × days floats per pipeline).
+   */
+  private logRatesOf(day: number, prior: number): Float32Array {
+    const { store } = this;
+    const posts = store.dims.posts;
+    this.logRates ??= new Float32Array(posts * (store.dims.days + 1)).fill(NaN);
+    const out = this.logRates.subarray(day * posts, (day + 1) * posts);
+    if (Number.isNaN(out[0]!))
+      for (let p = 0; p < posts; p++) out[p] = Math.log(postLikeRate(store, p, day, prior));
+    return out;
   }
 
   private fillClusterLift(): void {
