@@ -78,7 +78,7 @@ const SUITES: Record<string, Variant[]> = {
     })),
   ),
   curve: ['control', 'test'].flatMap((model) =>
-    ['200000', '400000', '0'].map((rows) => ({
+    ['100000', '200000', '400000', '0'].map((rows) => ({
       label: rows === '0' ? 'all rows of the matrix' : `${rows} rows`,
       model: model as 'control' | 'test',
       args: rows === '0' ? [] : ['--max-train-rows', rows],
