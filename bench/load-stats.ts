@@ -97,6 +97,8 @@ export interface SoakSample {
   answersPerS: number;
   modelPerS: number;
   errors: number;
+  /** The machine's 1-minute load average at the end of the slice (other jobs share the cores). */
+  load1?: number;
 }
 
 /** Least-squares slope of y over x, and its intercept. */

@@ -7,6 +7,7 @@
 //   npm run build && flock /tmp/feedrec-bench.lock node dist/bench/soak.js [--duration 30m]
 //     [--data-dir data] [--pg-url URL] [--port 8220] [--out bench/results/soak] [--label TEXT]
 import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runLoad } from './load.js';
@@ -63,6 +64,7 @@ async function main(): Promise<void> {
           answersPerS: p.throughputRps,
           modelPerS: p.answers?.modelRps ?? 0,
           errors: p.errors + p.dropped,
+          load1: r2(os.loadavg()[0]!),
         });
       },
     });
@@ -122,10 +124,11 @@ function markdown(r: {
     `| ${s.rssSlopeMbPerHour} MB/hour | ${s.rssFirstMb} → ${s.rssLastMb} MB | ${s.p99SlopeMsPerHour} ms/hour | ` +
       `${s.p99FirstThirdMs} → ${s.p99LastThirdMs} ms | ${s.p99DriftPct} % |`,
     '',
-    '| t (s) | RSS MB | p99 ms | answers/s | model-ranked/s | errors |',
-    '|--:|--:|--:|--:|--:|--:|',
+    '| t (s) | RSS MB | p99 ms | answers/s | model-ranked/s | errors | load average (1 min) |',
+    '|--:|--:|--:|--:|--:|--:|--:|',
     ...r.samples.map(
-      (x) => `| ${x.t} | ${x.rssMb} | ${x.p99Ms} | ${x.answersPerS} | ${x.modelPerS} | ${x.errors} |`,
+      (x) =>
+        `| ${x.t} | ${x.rssMb} | ${x.p99Ms} | ${x.answersPerS} | ${x.modelPerS} | ${x.errors} | ${x.load1 ?? '–'} |`,
     ),
     '',
   ];
