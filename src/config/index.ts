@@ -104,7 +104,8 @@ export const configSchema = z.object({
       queueLimit: intFromEnv(256, 1, 1_000_000),
       /** Admission policy of the ranking queue (src/ranking/admission.ts; bench/results/overload.md). */
       // queue-time on the workers' measured service time had the most model-ranked answers at
-      // 256 and 1,024 connections in the comparison runs (bench/results/overload.md).
+      // 256 and 1,024 connections and 3x open loop in both comparison runs on the shared machine
+      // (bench/results/overload.md, overload-run1.md).
       admission: z.enum(ADMISSION_POLICIES).default('queue-time'),
       /**
        * queue-time: longest predicted time to the result admitted; aimd: latency target. Below
