@@ -221,7 +221,7 @@ function write(
   const md = [
     '# A/A experiments: the false-positive rate of the report',
     '',
-    `Run ${report.startedAt} with \`node dist/bench/ab-aa.js\` (${m.cpuCount} × ${m.cpuModel}, Node ${m.node}; shared machine). ` +
+    `Run ${report.startedAt} with \`node dist/bench/ab-aa.js ${process.argv.slice(2).join(' ')}\` (${m.cpuCount} × ${m.cpuModel}, Node ${m.node}; shared machine). ` +
       `World ${setup.world}; per seed ${setup.visits} simulated visits over ${setup.days} days after the logged period, ` +
       'both groups served by the control model, a fresh salt (split) per seed, the service as its own generation ' +
       'each time, hits = likes of a shown post within 60 min.',
