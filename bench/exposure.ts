@@ -118,7 +118,8 @@ if (flags.render) {
 }
 
 const data0 = ['--data-dir', rel(data)];
-if (!existsSync(path.join(data, 'PG_VERSION'))) {
+const reusedWorld = existsSync(path.join(data, 'PG_VERSION'));
+if (!reusedWorld) {
   await feedrec([
     'world',
     '--scale',
@@ -250,6 +251,7 @@ const report: Report = {
   until,
   work: flags.work,
   out: flags.out,
+  reusedWorld,
   trained: trained.map((t) => ({
     target: t.target,
     summary: t.summary,
@@ -394,6 +396,8 @@ interface Report {
   /** --work (absent in the first run's JSON, which used the default). */
   work?: string;
   out?: string;
+  /** The world and its features came from an earlier run in the same --work folder. */
+  reusedWorld?: boolean;
   trained: {
     target: string;
     summary: Trained['summary'];
@@ -432,12 +436,13 @@ function render(report: Report): string {
     const file = path.resolve(root, 'docs/exposure-variants.json');
     if (report.world.seed !== 1 || !existsSync(file)) return [];
     const v = JSON.parse(readFileSync(file, 'utf8')) as {
+      generated: string;
       variants: { name: string; policies: CheckReport['policies'] }[];
     };
     const [base, ...rest] = v.variants;
     const t = (x: (typeof v.variants)[number]) => x.policies.test!;
     return [
-      `- Choices tried on the tuning seed ${seeds.tuning} (\`docs/exposure-variants.md\`), against ${f3(t(base!).hitrate)} ` +
+      `- Choices tried on the tuning seed ${seeds.tuning} (\`docs/exposure-variants.md\`, run ${v.generated.slice(0, 16).replace('T', ' ')} UTC with the code of that time), against ${f3(t(base!).hitrate)} ` +
         `(95 % interval ± ${f3((t(base!).ci[1] - t(base!).ci[0]) / 2)}) for the defaults: ` +
         rest.map((x) => `${x.name.replace('auto models, ', '')} ${f3(t(x).hitrate)}`).join(', ') +
         '. None is better by more than the noise, so the defaults stay.',
@@ -517,6 +522,12 @@ function render(report: Report): string {
     'npm run build',
     `nice -n 10 node dist/bench/exposure.js --work ${report.work ?? 'tmp/exposure'} --world-seed ${report.world.seed} --tuning-seed ${seeds.tuning} --report-seed ${seeds.report}${report.out && report.out !== 'docs/exposure' ? ` --out ${report.out}` : ''}`,
     '# then docs/exposure-variants.md (world seed 1, tuning seed only): node dist/bench/exposure.js --variants',
+    ...(report.reusedWorld
+      ? [
+          `# the world and features were reused from an earlier run in ${report.work ?? 'tmp/exposure'}: ` +
+            `feedrec world --scale demo --seed ${report.world.seed} --exposure taste, then feedrec features`,
+        ]
+      : []),
     '# the main run is these commands, each as its own process:',
     ...report.runs.map(
       (r) =>
