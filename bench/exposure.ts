@@ -199,45 +199,28 @@ for (const t of trained)
 
 // The refusal: one more held-out day than the models were trained for overlaps their window.
 const auto = trained[0]!;
-const refused = await feedrec(
-  [
-    'check',
-    ...data0,
-    '--models-dir',
-    rel(auto.modelsDir),
-    '--holdout',
-    '--holdout-days',
-    String(holdoutDays + 1),
-    '--policies',
-    'popular,test',
-    '--requests',
-    '200',
-  ],
-  true,
-);
+// The same check twice: refused as it stands, scored with --allow-overlap.
+const overlapping = [
+  'check',
+  ...data0,
+  '--models-dir',
+  rel(auto.modelsDir),
+  '--holdout',
+  '--holdout-days',
+  String(holdoutDays + 1),
+  '--policies',
+  'popular,test',
+  '--requests',
+  '200',
+];
+const refused = await feedrec(overlapping, true);
 const refusal = refused.stderr
   .split('\n')
   .find((l) => /overlaps the held-out days/.test(l))
   ?.trim();
 if (!refusal) throw new Error('the overlapping model was not refused with the expected message');
 const overridden = JSON.parse(
-  (
-    await feedrec([
-      'check',
-      ...data0,
-      '--models-dir',
-      rel(auto.modelsDir),
-      '--holdout',
-      '--holdout-days',
-      String(holdoutDays + 1),
-      '--policies',
-      'popular,test',
-      '--requests',
-      '200',
-      '--allow-overlap',
-      '--json',
-    ])
-  ).stdout,
+  (await feedrec([...overlapping, '--allow-overlap', '--json'])).stdout,
 ) as CheckReport;
 
 // ---- the note ----
