@@ -175,6 +175,13 @@ def strip_zipmap(src: Path, dst: Path, num_features: int) -> dict:
     inp.name = ONNX_INPUT
     tree.input[0] = ONNX_INPUT
     # The ai.onnx.ml domain is all that is left; drop an unused default-domain import if present.
+    return save_checked(model, dst, num_features, [z.op_type for z in zipmaps] or [], prob_tensor)
+
+
+def save_checked(model, dst: Path, num_features: int, removed: list, was_output: str, **extra) -> dict:
+    """Checks and saves the rewritten graph; returns what the model card records of its inputs and outputs."""
+    import onnx
+
     onnx.checker.check_model(model)
     onnx.save(model, str(dst))
     return {
@@ -183,15 +190,15 @@ def strip_zipmap(src: Path, dst: Path, num_features: int) -> dict:
         "output": ONNX_OUTPUT,
         "output_shape": ["N", 2],
         "probability_column": 1,
-        "removed": [z.op_type for z in zipmaps] or [],
-        "was_output": prob_tensor,
+        "removed": removed,
+        "was_output": was_output,
+        **extra,
         "opset": {o.domain or "ai.onnx": o.version for o in model.opset_import},
     }
 
 
 def add_sigmoid_output(model, g, tree, dst: Path, num_features: int) -> dict:
     """A ranking objective's raw score s becomes [1 - sigmoid(s), sigmoid(s)], the classifier's shape."""
-    import onnx
     from onnx import TensorProto, helper
 
     score = tree.output[0]
@@ -208,19 +215,7 @@ def add_sigmoid_output(model, g, tree, dst: Path, num_features: int) -> dict:
     inp = g.input[0]
     inp.name = ONNX_INPUT
     tree.input[0] = ONNX_INPUT
-    onnx.checker.check_model(model)
-    onnx.save(model, str(dst))
-    return {
-        "input": ONNX_INPUT,
-        "input_shape": ["N", num_features],
-        "output": ONNX_OUTPUT,
-        "output_shape": ["N", 2],
-        "probability_column": 1,
-        "removed": [],
-        "was_output": score,
-        "transform": "sigmoid of the ranking score",
-        "opset": {o.domain or "ai.onnx": o.version for o in model.opset_import},
-    }
+    return save_checked(model, dst, num_features, [], score, transform="sigmoid of the ranking score")
 
 
 def pick_samples(X: np.ndarray, valid_idx: np.ndarray, count: int, seed: int) -> np.ndarray:
