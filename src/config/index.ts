@@ -113,6 +113,11 @@ export const configSchema = z.object({
        */
       queueTargetMs: intFromEnv(150, 1, 60_000),
       /**
+       * A connection refused again before the Retry-After (1 s) of its previous refusal is not
+       * read for this long (src/http/shed-hold.ts); 0 turns it off.
+       */
+      shedHoldMs: intFromEnv(1_000, 0, 60_000),
+      /**
        * Batches handed to each worker at once. With 2 a worker always holds the next batch: it
        * does not wait for this thread (busy refusing requests under overload) to send one.
        */
@@ -186,6 +191,7 @@ function fromEnv(env: Env): Record<string, unknown> {
       queueLimit: pick('FEEDREC_QUEUE_LIMIT'),
       admission: pick('FEEDREC_ADMISSION'),
       queueTargetMs: pick('FEEDREC_QUEUE_TARGET_MS'),
+      shedHoldMs: pick('FEEDREC_SHED_HOLD_MS'),
       tasksPerWorker: pick('FEEDREC_TASKS_PER_WORKER'),
       deadlineMs: pick('FEEDREC_DEADLINE_MS'),
       exposureFlushMs: pick('FEEDREC_EXPOSURE_FLUSH_MS'),

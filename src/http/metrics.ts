@@ -33,6 +33,16 @@ export class Metrics {
     help: 'Requests refused with 503 because the ranking queue was full',
     registers: [this.registry],
   });
+  readonly connectionHolds = new Counter({
+    name: 'feedrec_connection_holds_total',
+    help: 'Connections left unread until their Retry-After passed because they were refused again before it had (src/http/shed-hold.ts)',
+    registers: [this.registry],
+  });
+  readonly heldConnections = new Gauge({
+    name: 'feedrec_held_connections',
+    help: 'Connections not being read now because they were refused again before their Retry-After passed',
+    registers: [this.registry],
+  });
   readonly queueDrops = new Counter({
     name: 'feedrec_queue_drops_total',
     help: 'Requests that left the ranking queue unserved: shed at admission (503), shed after their longest wait (503), or past their deadline before any model work (fallback)',

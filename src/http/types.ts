@@ -5,6 +5,7 @@ import type { FeedRow } from '../live/index.js';
 import type { Logger } from '../log/index.js';
 import type { postSchema, reloadedSchema } from './contract.js';
 import type { Metrics } from './metrics.js';
+import type { HoldClock } from './shed-hold.js';
 
 export type { ExpGroup } from '../ab/index.js';
 
@@ -71,6 +72,8 @@ export interface HttpDeps {
   metrics: Metrics;
   logger: Logger;
   admin?: AdminActions;
+  /** Time for the hold on connections that ignore Retry-After (shed-hold.ts); tests inject one. */
+  holdClock?: HoldClock;
 }
 
 /** Per-request values the handlers leave for the request log. */

@@ -1,11 +1,34 @@
+import http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import { Metrics, createApp, startServer, type RunningServer } from '../../src/http/index.js';
+import type { HoldClock } from '../../src/http/shed-hold.js';
 import { silentLogger } from '../../src/log/index.js';
 import { fixtureRecommender } from '../../bench/fixture-recommender.js';
 import { metricValue } from './setup.js';
 
 const config = loadConfig({}, { host: '127.0.0.1', port: 0, mode: 'ab' });
+/** A hold clock that never fires by itself: the test releases held connections. */
+function heldUntilReleased() {
+  const due: (() => void)[] = [];
+  const clock: HoldClock & { t: number } = { t: 0, now: () => clock.t, setTimer: (fn) => due.push(fn) };
+  return { clock, release: () => due.splice(0).forEach((fn) => fn()), timers: () => due.length };
+}
+
+/** GET on one keep-alive connection of `agent`: the status, and whether the answer has come yet. */
+function getOn(agent: http.Agent, url: string) {
+  const state: { status?: number } = {};
+  const done = new Promise<number>((resolve, reject) => {
+    http
+      .get(url, { agent }, (res) => {
+        res.resume();
+        res.on('end', () => resolve((state.status = res.statusCode!)));
+      })
+      .on('error', reject);
+  });
+  return { done, answered: () => state.status !== undefined };
+}
+
 const REC = '/post/recommendations/?id=7&time=2021-12-01T10:00:00';
 
 describe('shedding before the request is read (a real Node server)', () => {
@@ -15,7 +38,7 @@ describe('shedding before the request is read (a real Node server)', () => {
     running = undefined;
   });
 
-  async function start() {
+  async function start(holdClock?: HoldClock) {
     let admitting = true;
     let ranked = 0;
     const recommender = fixtureRecommender();
@@ -32,6 +55,7 @@ describe('shedding before the request is read (a real Node server)', () => {
       exposures: { log: () => {} },
       metrics,
       logger: silentLogger,
+      holdClock,
     });
     running = await startServer(app, config, { signals: [] });
     const url = (path: string) => `http://127.0.0.1:${running!.port}${path}`;
@@ -44,7 +68,9 @@ describe('shedding before the request is read (a real Node server)', () => {
   }
 
   it('answers 503 + Retry-After with the JSON error at once, with no model call, when the queue refuses', async () => {
-    const s = await start();
+    // Each request a full Retry-After after the one before, so no connection is held here.
+    let t = 0;
+    const s = await start({ now: () => (t += 1000), setTimer: () => undefined });
     expect((await fetch(s.url(REC))).status).toBe(200);
     expect(s.ranked()).toBe(1);
 
@@ -88,5 +114,56 @@ describe('shedding before the request is read (a real Node server)', () => {
     // A path that only starts like the route is not the route.
     expect((await fetch(s.url('/post/recommendationsX?id=7'))).status).toBe(404);
     expect(s.ranked()).toBe(0);
+  });
+
+  it('does not read a connection refused again within Retry-After until that refusal’s Retry-After has passed', async () => {
+    const hold = heldUntilReleased();
+    const s = await start(hold.clock);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const other = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      s.refuse(true);
+      expect(await getOn(agent, s.url(REC)).done).toBe(503);
+      expect(hold.timers()).toBe(0); // a first refusal: the client may not know yet
+      hold.clock.t = 10;
+      expect(await getOn(agent, s.url(REC)).done).toBe(503); // at once: it ignored Retry-After
+      expect(hold.timers()).toBe(1);
+      expect(await metricValue(s.metrics, 'feedrec_held_connections')).toBe(1);
+
+      // The queue would admit now, but the held connection is not read: no model call, no answer.
+      s.refuse(false);
+      const held = getOn(agent, s.url(REC));
+      // Another connection is read as usual meanwhile.
+      expect(await getOn(other, s.url(REC)).done).toBe(200);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(held.answered()).toBe(false);
+      expect(s.ranked()).toBe(1);
+
+      hold.release();
+      expect(await held.done).toBe(200);
+      expect(s.ranked()).toBe(2);
+      expect(await metricValue(s.metrics, 'feedrec_held_connections')).toBe(0);
+      expect(await metricValue(s.metrics, 'feedrec_connection_holds_total')).toBe(1);
+    } finally {
+      agent.destroy();
+      other.destroy();
+    }
+  });
+
+  it('never holds a connection whose client waits out Retry-After', async () => {
+    const hold = heldUntilReleased();
+    const s = await start(hold.clock);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      s.refuse(true);
+      for (let i = 0; i < 4; i++) {
+        hold.clock.t = i * 1000;
+        expect(await getOn(agent, s.url(REC)).done).toBe(503);
+      }
+      expect(hold.timers()).toBe(0);
+      expect(await metricValue(s.metrics, 'feedrec_connection_holds_total')).toBe(0);
+    } finally {
+      agent.destroy();
+    }
   });
 });
