@@ -39,6 +39,8 @@ export interface PhaseResult {
   /** Open loop only: how late the client sent requests against their schedule. */
   sendLagMs?: { p50: number; p99: number; max: number };
   serverRssMb?: { peak: number; last: number };
+  /** CPU the load generator's own process used during the phase, in % of one core. */
+  clientCpuPct?: number;
   thresholds: { p99Ms: number; errorRate: number; pass: boolean };
 }
 

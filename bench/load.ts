@@ -6,13 +6,15 @@
 //     [--out bench/results/load-NAME] [--label "what runs"] [--seed 1]
 //
 // Closed loop runs on autocannon (its client costs about half the CPU of node:http, which
-// matters when client and server share two cores). Open loop uses node:http keep-alive agents:
+// matters when client and server share two cores). Open loop uses undici's Pool (one request per
+// connection at a time, dispatch() with callbacks, the leanest client measured here):
 // autocannon's rate limit is closed-loop (a slow answer delays the next send), which hides
 // queueing; here requests leave on schedule whatever the answers do. Latency counts from the
-// send (including waits for a free socket in the agent); how late the client's own timer sent
-// each request is reported separately as send lag, so a busy client cannot pass for a slow server.
-import http from 'node:http';
+// send (including a new connection's connect); how late the client's own timer sent each request
+// is reported separately as send lag, so a busy client cannot pass for a slow server, and the
+// client's own CPU per phase is recorded, so its share of the two cores is known.
 import autocannon from 'autocannon';
+import { Pool } from 'undici';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -64,28 +66,6 @@ export function assertLoopback(url: string): URL {
 }
 
 const MODEL_HEADER = 'x-model-version';
-
-function request(
-  agent: http.Agent,
-  base: URL,
-  p: string,
-  timeoutMs: number,
-): Promise<{ status: string; model?: string }> {
-  return new Promise((resolve) => {
-    const req = http.get(
-      { agent, host: base.hostname, port: base.port, path: p, timeout: timeoutMs },
-      (res) => {
-        res.resume();
-        const model = res.headers[MODEL_HEADER] as string | undefined;
-        res.on('end', () => resolve({ status: String(res.statusCode), model }));
-        res.on('error', () => resolve({ status: 'error' }));
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', (e) => resolve({ status: e.message === 'timeout' ? 'timeout' : 'error' }));
-  });
-}
-
 function closedLoop(base: URL, sc: Scenario, conns: number, ms: number, next: () => string, s: Sample) {
   // autocannon calls onResponse and then emits 'response' for the same answer, synchronously.
   let model: string | undefined;
@@ -116,6 +96,13 @@ function closedLoop(base: URL, sc: Scenario, conns: number, ms: number, next: ()
   });
 }
 
+/**
+ * Open loop on undici's Pool, driven through dispatch() with callbacks: no request or response
+ * objects, no streams. The client shares the two cores with the service, and at 3x capacity
+ * (about 9,000 requests/s) node:http's client took most of a core by itself and fell behind
+ * its schedule (bench/results/overload-quiet*.md: send lag and p99 of seconds), so the phase
+ * measured the client as much as the service.
+ */
 async function openLoop(
   base: URL,
   sc: Scenario,
@@ -126,12 +113,46 @@ async function openLoop(
   s: Sample,
 ) {
   const maxOutstanding = p.maxVUs ?? 1024;
-  const agent = new http.Agent({ keepAlive: true, maxSockets: maxOutstanding });
+  // One request per connection at a time (no pipelining), like the browsers and k6's VUs; a
+  // request that finds every connection busy is dropped by the schedule below, never queued.
+  const pool = new Pool(base.origin, {
+    connections: maxOutstanding,
+    pipelining: 1,
+    headersTimeout: sc.requestTimeoutMs,
+    bodyTimeout: sc.requestTimeoutMs,
+  });
   const start = performance.now();
   let sent = 0;
   let outstanding = 0;
   let dropped = 0;
-  const inflight = new Set<Promise<void>>();
+  let allDone: (() => void) | undefined;
+  const settle = (status: string, sentAt: number, model?: string) => {
+    outstanding -= 1;
+    if (status === 'error' || status === 'timeout') {
+      s.statusCounts[status] = (s.statusCounts[status] ?? 0) + 1;
+      s.errors += 1;
+    } else record(s, status, performance.now() - sentAt, model);
+    if (outstanding === 0) allDone?.();
+  };
+  const send = (path: string, sentAt: number) => {
+    let status = '';
+    let model: string | undefined;
+    pool.dispatch(
+      { origin: base.origin, path, method: 'GET' },
+      {
+        onRequestStart: () => {},
+        onResponseStart: (_c, statusCode, headers) => {
+          status = String(statusCode);
+          const m = headers[MODEL_HEADER];
+          model = Array.isArray(m) ? m[0] : m;
+        },
+        onResponseData: () => {},
+        onResponseEnd: () => settle(status, sentAt, model),
+        onResponseError: (_c, err) =>
+          settle(/timeout/i.test(err.name + err.message) ? 'timeout' : 'error', sentAt),
+      },
+    );
+  };
   while (performance.now() - start < ms) {
     const due = Math.min(
       Math.floor(((performance.now() - start) * rate) / 1000),
@@ -145,17 +166,12 @@ async function openLoop(
       const sentAt = performance.now();
       s.sendLags.push(sentAt - (start + (sent * 1000) / rate));
       outstanding += 1;
-      const pr: Promise<void> = request(agent, base, next(), sc.requestTimeoutMs).then((r) => {
-        outstanding -= 1;
-        record(s, r.status, performance.now() - sentAt, r.model);
-        inflight.delete(pr);
-      });
-      inflight.add(pr);
+      send(next(), sentAt);
     }
     await new Promise((r) => setTimeout(r, 1));
   }
-  await Promise.all(inflight);
-  agent.destroy();
+  if (outstanding > 0) await new Promise<void>((r) => (allDone = r));
+  await pool.close();
   return dropped;
 }
 
@@ -211,11 +227,13 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
     const s = newSample();
     rss?.window();
     const t0 = s.startedAt;
+    const cpu0 = process.cpuUsage();
     let dropped = 0;
     if (p.executor === 'constant-vus') await closedLoop(base, sc, p.vus ?? 1, ms, next, s);
     else dropped = await openLoop(base, sc, rate!, p, ms, next, s);
     const phaseEnd = performance.now();
     const elapsedS = (phaseEnd - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
     const perS = (n: number | undefined) => r2((n ?? 0) / elapsedS);
     const sorted = Float64Array.from(s.latencies).sort();
     const lat = Array.from(sorted);
@@ -252,6 +270,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
         : {}),
       dropped,
       ...(phaseKind(p) === 'open' ? { sendLagMs: lagSummary(s.sendLags) } : {}),
+      clientCpuPct: Math.round((cpu.user + cpu.system) / 1e4 / elapsedS),
       ...(rss ? { serverRssMb: rss.window() } : {}),
       thresholds: {
         ...sc.thresholds,

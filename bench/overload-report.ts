@@ -33,7 +33,8 @@ export function overloadMarkdown(r: OverloadReport): string {
     `Run ${r.startedAt} with \`${r.command}\`. Machine: ${m.cpuCount} × ${m.cpuModel}, ${m.totalMemGb} GB RAM, ` +
       `Node ${m.node}, ${m.platform}, load average at the end ${m.loadAvg.join(' ')}. ${r.database}, ` +
       `${r.users.toLocaleString('en')} users, service at LOG_LEVEL=warn, load generator on the same cores ` +
-      '(closed loop: autocannon, which ignores Retry-After; open loop: node:http on a schedule).',
+      '(closed loop: autocannon, which ignores Retry-After; open loop: undici on a schedule, one request per ' +
+      "connection at a time, up to the phase's maxVUs connections; an arrival that finds them all busy is not sent).",
     '',
     'Phases: warmup-64 (5 s), then k6/scenario.json set `overload`. Capacity = model-ranked answers/s ' +
       'at 64 connections (closed-64, 30 s), measured first in the same run for each policy. "% cap." = model-ranked answers/s of the phase ' +
@@ -43,7 +44,10 @@ export function overloadMarkdown(r: OverloadReport): string {
       'the service answered within the 250 ms deadline of reading them; "503 ≤ 5 ms (server)" = share of 503s ' +
       'the service answered within 5 ms of reading them (its latency histogram). Recovery = from the ' +
       'end of the overload phase to the start of the first 500 ms window with model-ranked answers ' +
-      '≥ 90 % of capacity (in the 64-connection phase that follows at once).',
+      '≥ 90 % of capacity (in the 64-connection phase that follows at once). Connection holds/s = connections the ' +
+      'service stopped reading until their Retry-After passed, because they sent again at once after a 503 ' +
+      '(src/http/shed-hold.ts); a held request waits unread, so client-side latencies include the hold. Client ' +
+      "CPU = the load generator's own CPU in % of one core (the service has the rest of the two cores).",
     '',
   ];
   if (r.note) lines.push(r.note, '');
@@ -60,8 +64,8 @@ export function overloadMarkdown(r: OverloadReport): string {
             '',
           ]
         : []),
-      '| phase | load | answers/s | model-ranked/s | % cap. | deadline fallbacks/s | 503/s | p99 admitted ms | 200 ≤ 250 ms (server) | p99 503 ms | 503 ≤ 5 ms (server) | queue drops: admission / max wait / deadline | recovery ms |',
-      '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+      '| phase | load | answers/s | model-ranked/s | % cap. | deadline fallbacks/s | 503/s | p99 admitted ms | 200 ≤ 250 ms (server) | p99 503 ms | 503 ≤ 5 ms (server) | queue drops: admission / max wait / deadline | connection holds/s | client CPU | open loop: not sent/s | recovery ms |',
+      '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
     );
     run.load.phases.forEach((p, i) => {
       const a = p.answers!;
@@ -74,7 +78,8 @@ export function overloadMarkdown(r: OverloadReport): string {
       lines.push(
         `| ${p.name} | ${load} | ${n0(answers)} | ${n0(a.modelRps)} | ${Math.round((a.modelRps / run.capacityRps) * 100)} % | ` +
           `${n0(a.fallbackRps)} | ${n0(a.shedRps)} | ${a.admittedMs.p99} | ${pct(s.admittedWithin250ms)} | ${a.shedMs.n ? a.shedMs.p99 : '–'} | ` +
-          `${pct(s.shedWithin5ms)} | ${drops} | ${recovery} |`,
+          `${pct(s.shedWithin5ms)} | ${drops} | ${s.holds === undefined ? '–' : n0(s.holds / p.durationS)} | ` +
+          `${p.clientCpuPct === undefined ? '–' : `${p.clientCpuPct} %`} | ${p.kind === 'open' ? n0(p.dropped / p.durationS) : ''} | ${recovery} |`,
       );
     });
     lines.push('');

@@ -28,6 +28,8 @@ export interface ServerPhase {
   shed: number;
   queueDrops: Record<string, number>;
   lateResults: number;
+  /** Connections held for ignoring Retry-After (src/http/shed-hold.ts); absent on older code. */
+  holds?: number;
   /** Share of 503 answers the service handled within 5 ms (its latency histogram). */
   shedWithin5ms: number | null;
   /** Share of 200 answers the service handled within the 250 ms deadline bucket. */
@@ -63,6 +65,7 @@ function serverDelta(a: Map<string, number>, b: Map<string, number>): ServerPhas
       ['admission', 'max-wait', 'deadline'].map((r) => [r, d('feedrec_queue_drops_total', { reason: r })]),
     ),
     lateResults: d('feedrec_late_model_results_total'),
+    ...(b.has('feedrec_connection_holds_total') ? { holds: d('feedrec_connection_holds_total') } : {}),
     shedWithin5ms: share('503', '0.005'),
     admittedWithin250ms: share('200', '0.25'),
   };
@@ -75,6 +78,9 @@ function correctUnlabelled(p: PhaseResult, s: ServerPhase): void {
   const r = (v: number) => Math.round(v * 100) / 100;
   a.fallbackRps = r((s.fallbacksDeadline + s.fallbacksError) / p.durationS);
   a.modelRps = r(Math.max(0, a.modelRps + a.unlabelledRps - a.fallbackRps));
+  // Every unlabelled answer is now counted as model-ranked or fallback; left here as well, the
+  // report's answers/s (model + fallback + unlabelled) counted each of them twice.
+  a.unlabelledRps = 0;
 }
 
 const sc = readScenario(path.join(repoRoot, 'k6', 'scenario.json'));

@@ -74,6 +74,8 @@ describe('load generator', () => {
       expect(p.statusCounts['200']).toBeGreaterThan(0);
       expect(p.errors).toBe(p.statusCounts['404'] ?? 0);
       expect(p.serverRssMb!.peak).toBeGreaterThan(10);
+      // The generator's own CPU is recorded, so its share of the cores is known.
+      expect(p.clientCpuPct).toBeGreaterThanOrEqual(0);
     }
     expect(report.phases[1]!.connections).toBe(64);
     // Open loop sends at the target rate: ~120 requests in 0.4 s at 300 req/s.
