@@ -3,11 +3,17 @@
 // request to parse and refuse: under overload with 1,024 such connections the refusals alone took
 // about 9,300 requests/s of this thread and the client's CPU, and the model workers, which share
 // the cores, got less than half of what they had at 64 connections (bench/results/overload*.md).
-// So a connection refused again before the Retry-After of its previous refusal has passed is not
-// read until this refusal's Retry-After has: the refusal itself still goes out at once, a client
-// that honours Retry-After never meets the hold, and a held request waits in the kernel's socket
-// buffer, costing no CPU, instead of being read and refused again. It is TCP flow control applied
-// to the connections that asked for it; other connections are read as before.
+//
+// So a connection refused again before the Retry-After of its previous refusal has passed is held:
+// not read, its next request waiting in the kernel's socket buffer at no CPU cost, until the queue
+// has room again (the oldest held connections first, a few per tick) or, at the latest, until
+// this refusal's Retry-After has passed. The refusal itself still goes out at once, and a client
+// that honours Retry-After never meets a hold. Releasing on room matters: in a first version,
+// held connections waited out the whole Retry-After, came back in bursts and left the queue empty
+// in between; a 3x-capacity open loop (many connections, each sending whenever it is free) then
+// kept 50-55 % of capacity against 80-92 % without holds, and with release on room 87-92 %
+// (bench/results/overload-1.md, overload-2.md). It is TCP flow control for the connections that
+// asked for it; every other connection is read as before.
 
 /** The part of a socket the hold uses (net.Socket has it). */
 export interface Holdable {
@@ -29,15 +35,29 @@ const systemHoldClock: HoldClock = {
 export interface ShedHoldOptions {
   /** How long after a refusal its Retry-After asks the client to wait (ms); 0 turns holds off. */
   holdMs: number;
+  /** Would the queue take a request now? Held connections are released while it would. */
+  hasRoom: () => boolean;
+  /** How often held connections are looked at while any are held (ms). */
+  tickMs?: number;
+  /** Most connections released per tick for room (a released one sends its request then). */
+  releasePerTick?: number;
   clock?: HoldClock;
   /** Told when a hold begins (true) and ends (false), e.g. for a gauge of held connections. */
   onHold?: (held: boolean) => void;
 }
 
+interface Held {
+  conn: Holdable;
+  until: number;
+}
+
 export class ShedHold {
   private readonly lastRefused = new WeakMap<Holdable, number>();
   private readonly clock: HoldClock;
-  private heldNow = 0;
+  /** Oldest first; with one holdMs for all, `until` grows along it too. */
+  private queue: Held[] = [];
+  private head = 0;
+  private ticking = false;
 
   constructor(private readonly opts: ShedHoldOptions) {
     this.clock = opts.clock ?? systemHoldClock;
@@ -48,9 +68,9 @@ export class ShedHold {
     return this.opts.holdMs > 0;
   }
 
-  /** Connections not being read now because of a hold. */
+  /** Connections held now (a closed one counts until the next tick notices). */
   get held(): number {
-    return this.heldNow;
+    return this.queue.length - this.head;
   }
 
   /**
@@ -66,14 +86,39 @@ export class ShedHold {
     this.lastRefused.set(conn, now);
     if (previous === undefined || now - previous >= holdMs) return false;
     conn.pause();
-    this.heldNow += 1;
+    this.queue.push({ conn, until: now + holdMs });
     this.opts.onHold?.(true);
-    this.clock.setTimer(() => {
-      this.heldNow -= 1;
-      this.opts.onHold?.(false);
-      // A closed connection needs nothing; resuming it would be harmless but pointless.
-      if (!conn.destroyed) conn.resume();
-    }, holdMs);
+    if (!this.ticking) {
+      this.ticking = true;
+      this.clock.setTimer(() => this.tick(), this.opts.tickMs ?? 5);
+    }
     return true;
+  }
+
+  private tick(): void {
+    const now = this.clock.now();
+    let room = this.opts.hasRoom() ? (this.opts.releasePerTick ?? 16) : 0;
+    while (this.head < this.queue.length) {
+      const h = this.queue[this.head]!;
+      if (h.conn.destroyed) this.release(h, false);
+      else if (h.until <= now) this.release(h, true);
+      else if (room > 0) {
+        room -= 1;
+        this.release(h, true);
+      } else break;
+    }
+    // Compact now and then, so a long overload does not grow the array without bound.
+    if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+    if (this.held > 0) this.clock.setTimer(() => this.tick(), this.opts.tickMs ?? 5);
+    else this.ticking = false;
+  }
+
+  private release(h: Held, resume: boolean): void {
+    this.head += 1;
+    this.opts.onHold?.(false);
+    if (resume) h.conn.resume();
   }
 }
