@@ -114,7 +114,7 @@ export const configSchema = z.object({
       queueTargetMs: intFromEnv(150, 1, 60_000),
       /**
        * A connection refused again before the Retry-After (1 s) of its previous refusal is not
-       * read for this long (src/http/shed-hold.ts); 0 turns it off.
+       * read until the queue has room, at most this long (src/http/shed-hold.ts); 0 = no holds.
        */
       shedHoldMs: intFromEnv(1_000, 0, 60_000),
       /**
