@@ -1,5 +1,5 @@
 // Results of a load run: machine details, RSS samples of the server, JSON + Markdown files.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -80,6 +80,50 @@ export function readRss(pid: number): { rssMb: number; hwmMb: number } | undefin
   } catch {
     return undefined;
   }
+}
+
+/** CPU ticks (user + system) used so far by each thread of a process, by thread id (Linux). */
+export function threadCpuTicks(pid: number): Map<number, number> {
+  const out = new Map<number, number>();
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      // Fields after the command name (which may hold spaces), from field 3: utime is 14, stime 15.
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(Number(tid), Number(rest[11]) + Number(rest[12]));
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return out;
+}
+
+/**
+ * CPU between two threadCpuTicks snapshots, in % of one core: the process's main thread (the HTTP
+ * thread; its id is the pid) and all its other threads (ranking workers, libuv and V8 helpers).
+ */
+export function threadCpuShare(
+  pid: number,
+  before: Map<number, number>,
+  after: Map<number, number>,
+  seconds: number,
+): { mainPct: number; otherPct: number } {
+  const hz = 100; // USER_HZ, the unit of /proc's tick counts on Linux
+  let main = 0;
+  let other = 0;
+  for (const [tid, t] of after) {
+    const d = t - (before.get(tid) ?? 0);
+    if (tid === pid) main += d;
+    else other += d;
+  }
+  const pct = (ticks: number) => Math.round((ticks / hz / seconds) * 100);
+  return { mainPct: pct(main), otherPct: pct(other) };
 }
 
 /** Samples a process's RSS every intervalMs; `window()` gives the peak since the last call. */

@@ -46,8 +46,9 @@ export function overloadMarkdown(r: OverloadReport): string {
       'end of the overload phase to the start of the first 500 ms window with model-ranked answers ' +
       '≥ 90 % of capacity (in the 64-connection phase that follows at once). Connection holds/s = connections the ' +
       'service stopped reading until their Retry-After passed, because they sent again at once after a 503 ' +
-      '(src/http/shed-hold.ts); a held request waits unread, so client-side latencies include the hold. Client ' +
-      "CPU = the load generator's own CPU in % of one core (the service has the rest of the two cores).",
+      '(src/http/shed-hold.ts); a held request waits unread, so client-side latencies include the hold. CPU ' +
+      "= % of one core over the phase: the load generator's own process, the service's HTTP thread, and its " +
+      'other threads (the two ranking workers, plus libuv and V8 helpers at a few % together).',
     '',
   ];
   if (r.note) lines.push(r.note, '');
@@ -64,9 +65,10 @@ export function overloadMarkdown(r: OverloadReport): string {
             '',
           ]
         : []),
-      '| phase | load | answers/s | model-ranked/s | % cap. | deadline fallbacks/s | 503/s | p99 admitted ms | 200 ≤ 250 ms (server) | p99 503 ms | 503 ≤ 5 ms (server) | queue drops: admission / max wait / deadline | connection holds/s | client CPU | open loop: not sent/s | recovery ms |',
+      '| phase | load | answers/s | model-ranked/s | % cap. | deadline fallbacks/s | 503/s | p99 admitted ms | 200 ≤ 250 ms (server) | p99 503 ms | 503 ≤ 5 ms (server) | queue drops: admission / max wait / deadline | connection holds/s | CPU: client / HTTP thread / workers | open loop: not sent/s | recovery ms |',
       '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
     );
+    const cpu = (v: number | undefined) => (v === undefined ? '–' : `${v} %`);
     run.load.phases.forEach((p, i) => {
       const a = p.answers!;
       const s = run.server[i]!;
@@ -79,7 +81,8 @@ export function overloadMarkdown(r: OverloadReport): string {
         `| ${p.name} | ${load} | ${n0(answers)} | ${n0(a.modelRps)} | ${Math.round((a.modelRps / run.capacityRps) * 100)} % | ` +
           `${n0(a.fallbackRps)} | ${n0(a.shedRps)} | ${a.admittedMs.p99} | ${pct(s.admittedWithin250ms)} | ${a.shedMs.n ? a.shedMs.p99 : '–'} | ` +
           `${pct(s.shedWithin5ms)} | ${drops} | ${s.holds === undefined ? '–' : n0(s.holds / p.durationS)} | ` +
-          `${p.clientCpuPct === undefined ? '–' : `${p.clientCpuPct} %`} | ${p.kind === 'open' ? n0(p.dropped / p.durationS) : ''} | ${recovery} |`,
+          `${cpu(p.clientCpuPct)} / ${cpu(s.threads?.mainPct)} / ${cpu(s.threads?.otherPct)} | ` +
+          `${p.kind === 'open' ? n0(p.dropped / p.durationS) : ''} | ${recovery} |`,
       );
     });
     lines.push('');

@@ -16,7 +16,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runLoad } from './load.js';
-import { machineDetails, type LoadReport, type PhaseResult } from './load-report.js';
+import {
+  machineDetails,
+  threadCpuShare,
+  threadCpuTicks,
+  type LoadReport,
+  type PhaseResult,
+} from './load-report.js';
 import { readScenario } from './load-scenario.js';
 import { overloadMarkdown } from './overload-report.js';
 import { metricSum, readUserIds, repoRoot, scrapeMetrics, startService } from './service-process.js';
@@ -30,6 +36,8 @@ export interface ServerPhase {
   lateResults: number;
   /** Connections held for ignoring Retry-After (src/http/shed-hold.ts); absent on older code. */
   holds?: number;
+  /** CPU of the service's HTTP thread and of its other threads (the workers), % of one core. */
+  threads?: { mainPct: number; otherPct: number };
   /** Share of 503 answers the service handled within 5 ms (its latency histogram). */
   shedWithin5ms: number | null;
   /** Share of 200 answers the service handled within the 250 ms deadline bucket. */
@@ -116,6 +124,10 @@ async function runPolicy(
   log(`ready in ${svc.startupSeconds.toFixed(1)} s`);
   const server: ServerPhase[] = [];
   let before = new Map<string, number>();
+  // Per-thread CPU of the service over each phase: where the two cores went (Linux /proc).
+  const pid = svc.child.pid;
+  let ticksBefore: Map<number, number> | undefined;
+  let ticksAt = 0;
   try {
     const load = await runLoad({
       url: svc.url,
@@ -127,9 +139,18 @@ async function runPolicy(
       label: `overload ${policy}`,
       log,
       onPhase: async (event, _phase, i) => {
+        const ticks = pid === undefined ? undefined : threadCpuTicks(pid);
+        const at = performance.now();
         const now = await scrapeMetrics(svc.url);
-        if (event === 'before') before = now;
-        else server[i] = serverDelta(before, now);
+        if (event === 'before') {
+          before = now;
+          ticksBefore = ticks;
+          ticksAt = at;
+        } else {
+          server[i] = serverDelta(before, now);
+          if (pid !== undefined && ticks && ticksBefore)
+            server[i]!.threads = threadCpuShare(pid, ticksBefore, ticks, (at - ticksAt) / 1000);
+        }
       },
     });
     load.phases.forEach((p, i) => correctUnlabelled(p, server[i]!));

@@ -7,7 +7,7 @@ import { Metrics, createApp, startServer, type RunningServer } from '../../src/h
 import { silentLogger } from '../../src/log/index.js';
 import { fixtureRecommender } from '../../bench/fixture-recommender.js';
 import { assertLoopback, main, runLoad } from '../../bench/load.js';
-import { readRss } from '../../bench/load-report.js';
+import { readRss, threadCpuShare, threadCpuTicks } from '../../bench/load-report.js';
 import { pathSampler, readScenario, rng } from '../../bench/load-scenario.js';
 
 describe('load generator', () => {
@@ -136,5 +136,16 @@ describe('load generator', () => {
     const r = readRss(process.pid)!;
     expect(r.rssMb).toBeGreaterThan(10);
     expect(r.hwmMb).toBeGreaterThanOrEqual(r.rssMb - 1);
+  });
+
+  it('counts CPU per thread and tells the main thread from the others', () => {
+    const before = threadCpuTicks(process.pid);
+    expect(before.has(process.pid)).toBe(true);
+    const t0 = performance.now();
+    while (performance.now() - t0 < 200); // 200 ms of this (main) thread's CPU
+    const after = threadCpuTicks(process.pid);
+    const share = threadCpuShare(process.pid, before, after, (performance.now() - t0) / 1000);
+    expect(share.mainPct).toBeGreaterThan(30);
+    expect(share.otherPct).toBeGreaterThanOrEqual(0);
   });
 });
