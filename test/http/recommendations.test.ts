@@ -113,6 +113,39 @@ describe('GET /post/recommendations/', () => {
     expect(logged).toHaveLength(0);
   });
 
+  it.each(['ab', 'control'] as const)(
+    'writes in %s mode exactly the JSON a serialiser would, with texts that need escaping and after a text changed',
+    async (mode) => {
+      const { get, recommender } = makeApp({ mode });
+      // A text with quotes, a backslash, a newline and non-ASCII letters, on every post.
+      const posts = new Map(
+        Array.from({ length: 50 }, (_, i) => [
+          i + 1,
+          { id: i + 1, text: `"q" \\ line\nzwei — ё ${i + 1}`, topic: 'movie' },
+        ]),
+      );
+      recommender.post = (id) => posts.get(id);
+      const first = await get(REC);
+      const text = await first.text();
+      expect(first.headers.get('content-type')).toBe('application/json');
+      expect(text).toBe(JSON.stringify(JSON.parse(text)));
+      const items = (mode === 'ab' ? JSON.parse(text).recommendations : JSON.parse(text)) as {
+        text: string;
+      }[];
+      expect(items[0]!.text).toMatch(/^"q" \\ line\nzwei — ё \d+$/);
+      if (mode === 'ab') expect(Object.keys(JSON.parse(text))).toEqual(['exp_group', 'recommendations']);
+
+      // A new catalog object for a post (what a reload brings) is served with its new text.
+      for (const [id, p] of posts) posts.set(id, { ...p, text: `new ${id}` });
+      const again = await (await get(REC)).text();
+      const itemsAgain = (mode === 'ab' ? JSON.parse(again).recommendations : JSON.parse(again)) as {
+        id: number;
+        text: string;
+      }[];
+      for (const p of itemsAgain) expect(p.text).toBe(`new ${p.id}`);
+    },
+  );
+
   it('answers 404 with a JSON error for an unknown user', async () => {
     const { get, logged } = makeApp();
     const res = await get('/post/recommendations/?id=999999&time=2021-12-01T10:00:00');
