@@ -21,6 +21,7 @@ import { buildFeatures } from '../src/features/index.js';
 import type { WorkerFault } from '../src/ranking/protocol.js';
 import { buildService } from '../src/serve/index.js';
 import { writeWorld } from '../src/world/index.js';
+import { inProcessTraffic, type InProcessAnswer } from './in-process-traffic.js';
 import { machineDetails } from './load-report.js';
 
 const here = fileURLToPath(import.meta.url);
@@ -85,26 +86,10 @@ async function main(): Promise<void> {
         values.filter((v) => v.labels.reason === reason).reduce((a, v) => a + v.value, 0);
       return { error: sum('error'), deadline: sum('deadline') };
     };
-    const answers: { sentAt: number; status: number; fallback: boolean }[] = [];
-    let stop = false;
     const clients = Number(values.clients);
-    const loops = Array.from({ length: clients }, async (_, c) => {
-      for (let i = c; !stop; i += clients) {
-        const sentAt = performance.now();
-        const res = await svc.app.request(
-          `/post/recommendations/?id=${users[i % users.length]}&time=2021-12-01T10:00:00`,
-        );
-        await res.arrayBuffer();
-        // In process, a request answered at once (shed with 503, say) resolves in microtasks: without
-        // this yield the clients would starve the timers the batcher and this script run on.
-        await new Promise((r) => setImmediate(r));
-        answers.push({
-          sentAt,
-          status: res.status,
-          fallback: res.headers.get('x-model-version') === 'fallback-popular',
-        });
-      }
-    });
+    const traffic = inProcessTraffic(svc.app, users, clients);
+    const { answers } = traffic;
+    const isFallback = (a: InProcessAnswer) => a.modelVersion === 'fallback-popular';
 
     const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
     await sleep(3_000); // warm: batch sizes and queue settle
@@ -112,7 +97,7 @@ async function main(): Promise<void> {
     await sleep(3_000);
     const steady = answers.filter((a) => a.sentAt >= steadyFrom);
     const steadyRate = steady.length / 3;
-    const steadyFallbacks = steady.filter((a) => a.fallback).length;
+    const steadyFallbacks = steady.filter(isFallback).length;
 
     const rounds: Round[] = [];
     for (let r = 0; r < Number(values.rounds); r++) {
@@ -138,8 +123,7 @@ async function main(): Promise<void> {
         await sleep(1_500);
       }
     }
-    stop = true;
-    await Promise.all(loops);
+    await traffic.stop();
     await svc.close();
 
     const whole = rounds.map((r) => r.wholeMs);

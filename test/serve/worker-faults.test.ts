@@ -5,6 +5,7 @@ import { createMemoryLogger } from '../../src/log/index.js';
 import type { RankTask, RankTaskResult, WorkerFault } from '../../src/ranking/protocol.js';
 import { buildService, type Service } from '../../src/serve/index.js';
 import { MODELS_DIR, tinyWorldDir } from '../helpers/tiny-world.js';
+import { inProcessTraffic } from '../../bench/in-process-traffic.js';
 
 const WORKERS = 2;
 const CLIENTS = 8;
@@ -42,39 +43,6 @@ const until = async (cond: () => boolean, ms: number, what: string) => {
   }
 };
 
-interface Answer {
-  status: number;
-  modelVersion: string | null;
-  /** performance.now() when the request was sent. */
-  sentAt: number;
-}
-
-/** Closed-loop A/B traffic through the app (real handler, pool and workers) until stop(). */
-function traffic(svc: Service, users: number[]) {
-  const answers: Answer[] = [];
-  let stopped = false;
-  const loops = Array.from({ length: CLIENTS }, async (_, c) => {
-    for (let i = c; !stopped; i += CLIENTS) {
-      const sentAt = performance.now();
-      const res = await svc.app.request(
-        `/post/recommendations/?id=${users[i % users.length]}&time=2021-12-01T10:00:00`,
-      );
-      await res.arrayBuffer();
-      // In process, an answer given at once resolves in microtasks: yield, or the clients starve
-      // the timers the batcher runs on.
-      await new Promise((r) => setImmediate(r));
-      answers.push({ status: res.status, modelVersion: res.headers.get('x-model-version'), sentAt });
-    }
-  });
-  return {
-    answers,
-    async stop() {
-      stopped = true;
-      await Promise.all(loops);
-    },
-  };
-}
-
 const failures = async (svc: Service, kind: 'batch' | 'idle') =>
   (await svc.metrics.workerFailures.get()).values.find((v) => v.labels.kind === kind)?.value ?? 0;
 
@@ -101,7 +69,7 @@ describe('ranking worker faults under load (real workers, tiny world, injected t
     async (fault) => {
       const before = new Set(svc.pool.piscina.threads.map((t) => t.threadId));
       const failedBefore = await failures(svc, 'batch');
-      const load = traffic(svc, users);
+      const load = inProcessTraffic(svc.app, users, CLIENTS);
       await until(() => load.answers.length >= 50, 30_000, 'traffic flowing');
       const hit = await svc.pool.injectFault(fault);
       expect(hit.failed).toBe(true);
@@ -147,7 +115,7 @@ describe('ranking worker faults under load (real workers, tiny world, injected t
     ).toHaveLength(1);
     await until(() => svc.pool.whole, 30_000, 'pool whole again');
     expect(svc.pool.piscina.threads.map((t) => t.threadId).filter((id) => !before.has(id))).toHaveLength(1);
-    const load = traffic(svc, users);
+    const load = inProcessTraffic(svc.app, users, CLIENTS);
     await until(() => load.answers.length >= 100, 30_000, 'traffic');
     await load.stop();
     expect(load.answers.filter((a) => a.status !== 200 || a.modelVersion === 'fallback-popular')).toEqual([]);
