@@ -57,7 +57,6 @@ export class ShedHold {
   /** Oldest first; with one holdMs for all, `until` grows along it too. */
   private queue: Held[] = [];
   private head = 0;
-  private ticking = false;
 
   constructor(private readonly opts: ShedHoldOptions) {
     this.clock = opts.clock ?? systemHoldClock;
@@ -86,12 +85,10 @@ export class ShedHold {
     this.lastRefused.set(conn, now);
     if (previous === undefined || now - previous >= holdMs) return false;
     conn.pause();
+    // A tick is pending exactly while something is held: start one with the first hold.
+    if (this.held === 0) this.clock.setTimer(() => this.tick(), this.opts.tickMs ?? 5);
     this.queue.push({ conn, until: now + holdMs });
     this.opts.onHold?.(true);
-    if (!this.ticking) {
-      this.ticking = true;
-      this.clock.setTimer(() => this.tick(), this.opts.tickMs ?? 5);
-    }
     return true;
   }
 
@@ -113,7 +110,6 @@ export class ShedHold {
       this.head = 0;
     }
     if (this.held > 0) this.clock.setTimer(() => this.tick(), this.opts.tickMs ?? 5);
-    else this.ticking = false;
   }
 
   private release(h: Held, resume: boolean): void {
