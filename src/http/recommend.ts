@@ -15,6 +15,9 @@ import type { AppEnv, HttpDeps, PostInfo, RankRequest, RankResult } from './type
 /** Names the model version that ranked every post of the answer, e.g. `test/v2`. */
 export const MODEL_VERSION_HEADER = 'X-Model-Version';
 
+/** The Content-Type c.json would set, for answers written from prepared JSON. */
+const JSON_TYPE = { 'Content-Type': 'application/json' } as const;
+
 /** Seconds a shed client is told to wait: queues drain in well under a second when healthy. */
 export const SHED_RETRY_AFTER_S = 1;
 
@@ -137,11 +140,10 @@ export function recommendationsHandler(deps: HttpDeps) {
       metrics.fallbacks.inc({ reason: fallback, group });
     }
     const posts = toPosts(result.postIds, q.limit, vars.requestId);
-    const json = { 'Content-Type': 'application/json' };
     // One answer comes from one model run, so it names exactly one version (or the fallback).
     c.header(MODEL_VERSION_HEADER, result.modelVersion);
 
-    if (config.mode !== 'ab') return c.body(`[${posts.json}]`, 200, json);
+    if (config.mode !== 'ab') return c.body(`[${posts.json}]`, 200, JSON_TYPE);
     // A HEAD answer shows nothing to anyone, so it is no exposure.
     if (!forced && c.req.method !== 'HEAD') {
       try {
@@ -159,6 +161,6 @@ export function recommendationsHandler(deps: HttpDeps) {
         logger.error({ msg: 'exposure logging failed', requestId: vars.requestId, err });
       }
     }
-    return c.body(`{"exp_group":${JSON.stringify(group)},"recommendations":[${posts.json}]}`, 200, json);
+    return c.body(`{"exp_group":${JSON.stringify(group)},"recommendations":[${posts.json}]}`, 200, JSON_TYPE);
   };
 }
