@@ -148,8 +148,8 @@ async function runPolicy(
           ticksAt = at;
         } else {
           server[i] = serverDelta(before, now);
-          if (pid !== undefined && ticks && ticksBefore)
-            server[i]!.threads = threadCpuShare(pid, ticksBefore, ticks, (at - ticksAt) / 1000);
+          if (ticks && ticksBefore)
+            server[i]!.threads = threadCpuShare(pid!, ticksBefore, ticks, (at - ticksAt) / 1000);
         }
       },
     });
