@@ -146,7 +146,6 @@ def roc_auc(y: np.ndarray, p: np.ndarray) -> float:
 def strip_zipmap(src: Path, dst: Path, num_features: int) -> dict:
     """Remove CatBoost's ZipMap so the graph returns a float tensor [N, 2] named ONNX_OUTPUT."""
     import onnx
-    from onnx import TensorProto, helper
 
     model = onnx.load(str(src))
     g = model.graph
@@ -164,6 +163,16 @@ def strip_zipmap(src: Path, dst: Path, num_features: int) -> dict:
         g.node.remove(z)
     # Rename the tensor to the documented output name (nothing else consumes it).
     tree.output[1] = ONNX_OUTPUT
+    return save_checked(model, g, tree, dst, num_features, [z.op_type for z in zipmaps], prob_tensor)
+
+
+def save_checked(model, g, tree, dst: Path, num_features: int, removed: list, was_output: str, **extra) -> dict:
+    """Declares the [N, 2] output, checks the one [N, num_features] input and gives it the documented
+    name, then checks and saves the rewritten graph; returns what the model card records of its
+    inputs and outputs."""
+    import onnx
+    from onnx import TensorProto, helper
+
     del g.output[:]
     g.output.append(helper.make_tensor_value_info(ONNX_OUTPUT, TensorProto.FLOAT, ["N", 2]))
     if len(g.input) != 1:
@@ -174,14 +183,6 @@ def strip_zipmap(src: Path, dst: Path, num_features: int) -> dict:
         raise TrainError(f"ONNX input {inp.name} has shape {dims}, expected [N, {num_features}]")
     inp.name = ONNX_INPUT
     tree.input[0] = ONNX_INPUT
-    # The ai.onnx.ml domain is all that is left; drop an unused default-domain import if present.
-    return save_checked(model, dst, num_features, [z.op_type for z in zipmaps] or [], prob_tensor)
-
-
-def save_checked(model, dst: Path, num_features: int, removed: list, was_output: str, **extra) -> dict:
-    """Checks and saves the rewritten graph; returns what the model card records of its inputs and outputs."""
-    import onnx
-
     onnx.checker.check_model(model)
     onnx.save(model, str(dst))
     return {
@@ -208,14 +209,9 @@ def add_sigmoid_output(model, g, tree, dst: Path, num_features: int) -> dict:
         helper.make_node("Sub", ["one", "p_like"], ["p_not"]),
         helper.make_node("Concat", ["p_not", "p_like"], [ONNX_OUTPUT], axis=1),
     ])
-    del g.output[:]
-    g.output.append(helper.make_tensor_value_info(ONNX_OUTPUT, TensorProto.FLOAT, ["N", 2]))
     if not any((o.domain or "") == "" for o in model.opset_import):
         model.opset_import.append(helper.make_opsetid("", 13))
-    inp = g.input[0]
-    inp.name = ONNX_INPUT
-    tree.input[0] = ONNX_INPUT
-    return save_checked(model, dst, num_features, [], score, transform="sigmoid of the ranking score")
+    return save_checked(model, g, tree, dst, num_features, [], score, transform="sigmoid of the ranking score")
 
 
 def pick_samples(X: np.ndarray, valid_idx: np.ndarray, count: int, seed: int) -> np.ndarray:
