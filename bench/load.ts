@@ -3,11 +3,11 @@
 //
 //   npm run build && node dist/bench/load.js --url http://127.0.0.1:8000 [--pid PID]
 //     [--set serve|overload|soak | --phases closed-1,closed-64] [--capacity N] [--duration 10s] [--gap 3] [--users bench/users.txt | --user-range 1-1000]
-//     [--out bench/results/load-NAME] [--label "what runs"] [--seed 1]
+//     [--out bench/results/load-NAME] [--label "what runs"] [--seed 1] [--open-client raw|undici]
 //
 // Closed loop runs on autocannon (its client costs about half the CPU of node:http, which
-// matters when client and server share two cores). Open loop uses undici's Pool (one request per
-// connection at a time, dispatch() with callbacks, the leanest client measured here):
+// matters when client and server share two cores). Open loop uses bench/raw-http.ts (one request
+// per connection at a time; undici's Pool with dispatch() callbacks with --open-client undici):
 // autocannon's rate limit is closed-loop (a slow answer delays the next send), which hides
 // queueing; here requests leave on schedule whatever the answers do. Latency counts from the
 // send (including a new connection's connect); how late the client's own timer sent each request
@@ -15,6 +15,7 @@
 // client's own CPU per phase is recorded, so its share of the two cores is known.
 import autocannon from 'autocannon';
 import { Pool } from 'undici';
+import { RawHttpConnection } from './raw-http.js';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -52,6 +53,16 @@ export interface LoadOptions {
   seed?: number;
   label?: string;
   log?: (line: string) => void;
+  /** Open-loop client: raw (bench/raw-http.ts, the default) or undici. */
+  openClient?: OpenClientKind;
+}
+
+export type OpenClientKind = 'raw' | 'undici';
+
+/** The --open-client flag of the load and overload commands. */
+export function openClientArg(v: string | undefined): OpenClientKind {
+  if (v === undefined || v === 'raw' || v === 'undici') return v ?? 'raw';
+  throw new Error(`--open-client is raw or undici, got ${v}`);
 }
 
 /** Only loopback targets: this tool must never be pointed at someone else's service. */
@@ -96,45 +107,27 @@ function closedLoop(base: URL, sc: Scenario, conns: number, ms: number, next: ()
   });
 }
 
+/** Sends one request and reports its status (or 'error' / 'timeout') and X-Model-Version. */
+type Send = (path: string, done: (status: string, model?: string) => void) => void;
+interface OpenClient {
+  send: Send;
+  close(): Promise<void>;
+}
+
 /**
- * Open loop on undici's Pool, driven through dispatch() with callbacks: no request or response
- * objects, no streams. The client shares the two cores with the service, and at 3x capacity
- * (about 9,000 requests/s) node:http's client took most of a core by itself and fell behind
- * its schedule (bench/results/overload-quiet*.md: send lag and p99 of seconds), so the phase
- * measured the client as much as the service.
+ * undici's Pool, driven through dispatch() with callbacks: no request or response objects, no
+ * streams (--open-client undici). At 3x capacity (about 9,000 requests/s) node:http's client took
+ * most of a core by itself and fell behind its schedule (bench/results/overload-quiet*.md: send
+ * lag and p99 of seconds); undici cost about 53 us per request there.
  */
-async function openLoop(
-  base: URL,
-  sc: Scenario,
-  rate: number,
-  p: Phase,
-  ms: number,
-  next: () => string,
-  s: Sample,
-) {
-  const maxOutstanding = p.maxVUs ?? 1024;
-  // One request per connection at a time (no pipelining), like the browsers and k6's VUs; a
-  // request that finds every connection busy is dropped by the schedule below, never queued.
+function undiciClient(base: URL, sc: Scenario, connections: number): OpenClient {
   const pool = new Pool(base.origin, {
-    connections: maxOutstanding,
+    connections,
     pipelining: 1,
     headersTimeout: sc.requestTimeoutMs,
     bodyTimeout: sc.requestTimeoutMs,
   });
-  const start = performance.now();
-  let sent = 0;
-  let outstanding = 0;
-  let dropped = 0;
-  let allDone: (() => void) | undefined;
-  const settle = (status: string, sentAt: number, model?: string) => {
-    outstanding -= 1;
-    if (status === 'error' || status === 'timeout') {
-      s.statusCounts[status] = (s.statusCounts[status] ?? 0) + 1;
-      s.errors += 1;
-    } else record(s, status, performance.now() - sentAt, model);
-    if (outstanding === 0) allDone?.();
-  };
-  const send = (path: string, sentAt: number) => {
+  const send: Send = (path, done) => {
     let status = '';
     let model: string | undefined;
     pool.dispatch(
@@ -147,12 +140,77 @@ async function openLoop(
           model = Array.isArray(m) ? m[0] : m;
         },
         onResponseData: () => {},
-        onResponseEnd: () => settle(status, sentAt, model),
-        onResponseError: (_c, err) =>
-          settle(/timeout/i.test(err.name + err.message) ? 'timeout' : 'error', sentAt),
+        onResponseEnd: () => done(status, model),
+        onResponseError: (_c, err) => done(/timeout/i.test(err.name + err.message) ? 'timeout' : 'error'),
       },
     );
   };
+  return { send, close: () => pool.close() };
+}
+
+/**
+ * bench/raw-http.ts connections, the idle ones on a stack (the default): per request a write of
+ * the request line and a scan of the answer's head. At 3x capacity it took 22-23 % of a core
+ * where undici took 36-38 % (paired runs, same schedule), CPU the service's workers got back.
+ */
+function rawClient(base: URL, sc: Scenario): OpenClient {
+  const opts = {
+    host: base.hostname.replace(/^\[|\]$/g, ''),
+    port: Number(base.port || 80),
+    header: MODEL_HEADER,
+    timeoutMs: sc.requestTimeoutMs,
+  };
+  const conns: RawHttpConnection[] = [];
+  const idle: RawHttpConnection[] = [];
+  const send: Send = (path, done) => {
+    let conn = idle.pop();
+    if (!conn) conns.push((conn = new RawHttpConnection(opts)));
+    const c = conn;
+    c.get(path, (err, answer) => {
+      idle.push(c);
+      if (err) done(/timeout/i.test(err.message) ? 'timeout' : 'error');
+      else done(String(answer!.status), answer!.header);
+    });
+  };
+  return {
+    send,
+    close: async () => {
+      for (const c of conns) c.close();
+    },
+  };
+}
+
+/**
+ * Open loop: requests leave on schedule whatever the answers do, one per connection at a time (no
+ * pipelining), like the browsers and k6's VUs; an arrival that finds every connection busy is
+ * dropped (counted, never queued). Returns how many were dropped.
+ */
+async function openLoop(
+  base: URL,
+  sc: Scenario,
+  rate: number,
+  p: Phase,
+  ms: number,
+  next: () => string,
+  s: Sample,
+  kind: OpenClientKind,
+) {
+  const maxOutstanding = p.maxVUs ?? 1024;
+  const client = kind === 'undici' ? undiciClient(base, sc, maxOutstanding) : rawClient(base, sc);
+  const start = performance.now();
+  let sent = 0;
+  let outstanding = 0;
+  let dropped = 0;
+  let allDone: (() => void) | undefined;
+  const send = (path: string, sentAt: number) =>
+    client.send(path, (status, model) => {
+      outstanding -= 1;
+      if (status === 'error' || status === 'timeout') {
+        s.statusCounts[status] = (s.statusCounts[status] ?? 0) + 1;
+        s.errors += 1;
+      } else record(s, status, performance.now() - sentAt, model);
+      if (outstanding === 0) allDone?.();
+    });
   while (performance.now() - start < ms) {
     const due = Math.min(
       Math.floor(((performance.now() - start) * rate) / 1000),
@@ -171,7 +229,7 @@ async function openLoop(
     await new Promise((r) => setTimeout(r, 1));
   }
   if (outstanding > 0) await new Promise<void>((r) => (allDone = r));
-  await pool.close();
+  await client.close();
   return dropped;
 }
 
@@ -230,7 +288,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
     const cpu0 = process.cpuUsage();
     let dropped = 0;
     if (p.executor === 'constant-vus') await closedLoop(base, sc, p.vus ?? 1, ms, next, s);
-    else dropped = await openLoop(base, sc, rate!, p, ms, next, s);
+    else dropped = await openLoop(base, sc, rate!, p, ms, next, s, opts.openClient ?? 'raw');
     const phaseEnd = performance.now();
     const elapsedS = (phaseEnd - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
@@ -310,8 +368,10 @@ export async function main(argv: string[]): Promise<number> {
       seed: { type: 'string', default: '1' },
       label: { type: 'string' },
       out: { type: 'string' },
+      'open-client': { type: 'string' },
     },
   });
+  const openClient = openClientArg(values['open-client']);
   if (!values.url) {
     process.stderr.write(
       'usage: load --url http://127.0.0.1:PORT [--pid PID] [--phases a,b] [--duration 10s] [--out FILE]\n',
@@ -331,6 +391,7 @@ export async function main(argv: string[]): Promise<number> {
     pid: values.pid ? Number(values.pid) : undefined,
     seed: Number(values.seed),
     label: values.label,
+    openClient,
   });
   const base = values.out ?? path.join('bench', 'results', `load-${report.startedAt.replace(/[:.]/g, '-')}`);
   const files = writeReport(report, base);

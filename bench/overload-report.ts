@@ -1,5 +1,6 @@
 // Markdown of bench/overload.ts results: one table per admission policy, model-ranked answers
 // against the capacity measured at 64 connections in the same run.
+import type { OpenClientKind } from './load.js';
 import type { machineDetails } from './load-report.js';
 import type { PolicyRun } from './overload.js';
 
@@ -11,7 +12,14 @@ export interface OverloadReport {
   machine: ReturnType<typeof machineDetails>;
   runs: PolicyRun[];
   note?: string;
+  /** The open-loop client (bench/load.ts); results before it was recorded used undici. */
+  openClient?: OpenClientKind;
 }
+
+const OPEN_CLIENTS = {
+  raw: 'raw HTTP/1.1 connections (bench/raw-http.ts)',
+  undici: "undici's Pool",
+};
 
 const n0 = (v: number) => Math.round(v).toLocaleString('en');
 const pct = (v: number | null) => (v === null ? '–' : `${(v * 100).toFixed(1)} %`);
@@ -33,8 +41,9 @@ export function overloadMarkdown(r: OverloadReport): string {
     `Run ${r.startedAt} with \`${r.command}\`. Machine: ${m.cpuCount} × ${m.cpuModel}, ${m.totalMemGb} GB RAM, ` +
       `Node ${m.node}, ${m.platform}, load average at the end ${m.loadAvg.join(' ')}. ${r.database}, ` +
       `${r.users.toLocaleString('en')} users, service at LOG_LEVEL=warn, load generator on the same cores ` +
-      '(closed loop: autocannon, which ignores Retry-After; open loop: undici on a schedule, one request per ' +
-      "connection at a time, up to the phase's maxVUs connections; an arrival that finds them all busy is not sent).",
+      `(closed loop: autocannon, which ignores Retry-After; open loop: ${OPEN_CLIENTS[r.openClient ?? 'undici']} ` +
+      "on a schedule, one request per connection at a time, up to the phase's maxVUs connections; an arrival " +
+      'that finds them all busy is not sent).',
     '',
     'Phases: warmup-64 (5 s), then k6/scenario.json set `overload`. Capacity = model-ranked answers/s ' +
       'at 64 connections (closed-64, 30 s), measured first in the same run for each policy. "% cap." = model-ranked answers/s of the phase ' +

@@ -6,7 +6,7 @@
 //
 //   npm run build && flock /tmp/feedrec-bench.lock node dist/bench/overload.js
 //     [--policies queue-time,codel,aimd,fixed[:KEY=V;…]] [--data-dir data] [--pg-url URL] [--port 8210]
-//     [--env KEY=VALUE,…] [--legacy-root DIR] [--out bench/results/overload]
+//     [--env KEY=VALUE,…] [--legacy-root DIR] [--open-client raw|undici] [--out bench/results/overload]
 //
 // The policy "legacy" runs the service of another checkout (--legacy-root, built, e.g. the commit
 // before the admission policies): its answers carry no X-Model-Version header, so its
@@ -15,7 +15,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { runLoad } from './load.js';
+import { openClientArg, runLoad, type OpenClientKind } from './load.js';
 import {
   machineDetails,
   threadCpuShare,
@@ -102,6 +102,7 @@ async function runPolicy(
     env: Record<string, string>;
     root?: string;
     users: number[];
+    openClient: OpenClientKind;
   },
 ): Promise<PolicyRun> {
   // "codel" or "queue-time:FEEDREC_TASKS_PER_WORKER=2;FEEDREC_QUEUE_TARGET_MS=100": a policy and
@@ -137,6 +138,7 @@ async function runPolicy(
       phases: ['warmup-64', ...sc.sets!.overload!],
       pid: svc.child.pid,
       label: `overload ${policy}`,
+      openClient: o.openClient,
       log,
       onPhase: async (event, _phase, i) => {
         const ticks = pid === undefined ? undefined : threadCpuTicks(pid);
@@ -182,8 +184,10 @@ async function main(): Promise<void> {
       'legacy-root': { type: 'string' },
       out: { type: 'string', default: path.join(repoRoot, 'bench', 'results', 'overload') },
       render: { type: 'string' },
+      'open-client': { type: 'string' },
     },
   });
+  const openClient = openClientArg(values['open-client']);
   if (values.render) {
     const file = values.render;
     writeFileSync(file.replace(/\.json$/, '.md'), overloadMarkdown(JSON.parse(readFileSync(file, 'utf8'))));
@@ -206,6 +210,7 @@ async function main(): Promise<void> {
         env,
         root: policy === 'legacy' ? values['legacy-root'] : undefined,
         users,
+        openClient,
       }),
     );
   }
@@ -215,6 +220,7 @@ async function main(): Promise<void> {
     database: values['pg-url'] ? 'postgres' : 'pglite',
     users: users.length,
     machine: machineDetails(),
+    openClient,
     runs,
   };
   mkdirSync(path.dirname(values.out), { recursive: true });

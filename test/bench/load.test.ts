@@ -89,6 +89,30 @@ describe('load generator', () => {
       expect(p.answers!.modelRps / ((p.statusCounts['200'] ?? 0) / p.durationS)).toBeCloseTo(1, 1);
   });
 
+  it('counts the same kinds of answers with either open-loop client (raw and undici)', async () => {
+    for (const openClient of ['raw', 'undici'] as const) {
+      const report = await runLoad({
+        url,
+        userRange: '1-120',
+        phases: ['open-300'],
+        duration: '400ms',
+        gapSeconds: 0,
+        log: () => undefined,
+        openClient,
+      });
+      const p = report.phases[0]!;
+      expect(p.requests, openClient).toBeGreaterThan(90);
+      expect(p.statusCounts['200'], openClient).toBeGreaterThan(0);
+      expect(p.statusCounts['404'], openClient).toBeGreaterThan(0);
+      // Users 101-120 are unknown: their 404s are the only errors, and every 200 is the model's.
+      expect(p.errors, openClient).toBe(p.statusCounts['404']);
+      // (answers/s are rounded to 0.01, so the count comes back within a request or two)
+      expect(Math.abs(p.answers!.modelRps * p.durationS - p.statusCounts['200']!), openClient).toBeLessThan(
+        2,
+      );
+    }
+  });
+
   it('runs open loop at a multiple of the capacity its capacity phase measured, and times the recovery', async () => {
     const report = await runLoad({
       url,
