@@ -54,8 +54,9 @@ export function overloadMarkdown(r: OverloadReport): string {
       'the service answered within 5 ms of reading them (its latency histogram). Recovery = from the ' +
       'end of the overload phase to the start of the first 500 ms window with model-ranked answers ' +
       '≥ 90 % of capacity (in the 64-connection phase that follows at once). Connection holds/s = connections the ' +
-      'service stopped reading until their Retry-After passed, because they sent again at once after a 503 ' +
-      '(src/http/shed-hold.ts); a held request waits unread, so client-side latencies include the hold. CPU ' +
+      'service stopped reading after a 503 until the queue had room or the Retry-After passed ' +
+      '(src/http/shed-hold.ts; with FEEDREC_SHED_HOLD_ON=repeat only those refused again within the ' +
+      'Retry-After); a held request waits unread, so client-side latencies include the hold. CPU ' +
       "= % of one core over the phase: the load generator's own process, the service's HTTP thread, and its " +
       'other threads (the two ranking workers, plus libuv and V8 helpers at a few % together).',
     '',

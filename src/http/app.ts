@@ -159,6 +159,7 @@ export function createApp(deps: HttpDeps): FeedrecApp {
   });
   const hold = new ShedHold({
     holdMs: deps.config.serving.shedHoldMs,
+    holdOn: deps.config.serving.shedHoldOn,
     hasRoom: () => !state.draining && recommender.isReady() && (recommender.admits?.() ?? true),
     clock: deps.holdClock,
     onHold: (held) => {

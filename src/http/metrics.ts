@@ -35,12 +35,12 @@ export class Metrics {
   });
   readonly connectionHolds = new Counter({
     name: 'feedrec_connection_holds_total',
-    help: 'Connections left unread until their Retry-After passed because they were refused again before it had (src/http/shed-hold.ts)',
+    help: 'Refused connections left unread until the queue had room or their Retry-After passed (src/http/shed-hold.ts)',
     registers: [this.registry],
   });
   readonly heldConnections = new Gauge({
     name: 'feedrec_held_connections',
-    help: 'Connections not being read now because they were refused again before their Retry-After passed',
+    help: 'Refused connections not being read now (until the queue has room or their Retry-After passes)',
     registers: [this.registry],
   });
   readonly queueDrops = new Counter({

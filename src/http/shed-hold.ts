@@ -1,19 +1,28 @@
 // A refused client is told to come back after Retry-After. One that sends its next request on the
-// same connection at once (a closed-loop client, a retry loop) turns each refusal into another
-// request to parse and refuse: under overload with 1,024 such connections the refusals alone took
-// about 9,300 requests/s of this thread and the client's CPU, and the model workers, which share
-// the cores, got less than half of what they had at 64 connections (bench/results/overload*.md).
+// same connection at once (a closed-loop client, a retry loop, an open-loop generator reusing
+// the connection for the next arrival) turns each refusal into another request to parse and
+// refuse: under overload with 1,024 such connections the refusals alone took about 9,300
+// requests/s of this thread and the client's CPU, and the model workers, which share the cores,
+// got less than half of what they had at 64 connections (bench/results/overload*.md).
 //
-// So a connection refused again before the Retry-After of its previous refusal has passed is held:
-// not read, its next request waiting in the kernel's socket buffer at no CPU cost, until the queue
-// has room again (the oldest held connections first, a few per tick) or, at the latest, until
-// this refusal's Retry-After has passed. The refusal itself still goes out at once, and a client
-// that honours Retry-After never meets a hold. Releasing on room matters: in a first version,
+// So a refused connection is held: not read, its next request waiting in the kernel's socket
+// buffer at no CPU cost, until the queue has room again (the oldest held connections first, a
+// few per tick) or, at the latest, until the refusal's Retry-After has passed (then the next
+// request is read at once: a client that honours Retry-After meets no hold, or one tick of it).
+// The refusal itself still goes out at once. Releasing on room matters: in a first version,
 // held connections waited out the whole Retry-After, came back in bursts and left the queue empty
-// in between; a 3x-capacity open loop (many connections, each sending whenever it is free) then
-// kept 50-55 % of capacity against 80-92 % without holds, and with release on room 87-92 %
-// (bench/results/overload-1.md, overload-2.md). It is TCP flow control for the connections that
-// asked for it; every other connection is read as before.
+// in between; a 3x-capacity open loop then kept 50-55 % of capacity against 80-92 % without holds,
+// and with release on room 87-92 % (bench/results/overload-1.md, overload-2.md). It is TCP flow
+// control for connections under a Retry-After.
+//
+// holdOn "repeat" holds only a connection refused again before its previous refusal's
+// Retry-After had passed (the first refusal is read past): that was the rule until the open loop
+// at 3x capacity showed each connection then cost two refusals per hold, both paid for by the
+// client and this thread in CPU the workers lacked; holding from the first refusal cut the
+// refusals there by 18-43 % and raised the model-ranked answers by 8-16 % in three paired runs
+// (bench/results/overload-12.md, -13, -14). "repeat" remains for a balancer in
+// front that multiplexes many users over few connections and would rather see a quick 503 than
+// a paused connection.
 
 /** The part of a socket the hold uses (net.Socket has it). */
 export interface Holdable {
@@ -35,6 +44,8 @@ const systemHoldClock: HoldClock = {
 export interface ShedHoldOptions {
   /** How long after a refusal its Retry-After asks the client to wait (ms); 0 turns holds off. */
   holdMs: number;
+  /** Hold every refused connection (default), or only one refused again within holdMs. */
+  holdOn?: 'refusal' | 'repeat';
   /** Would the queue take a request now? Held connections are released while it would. */
   hasRoom: () => boolean;
   /** How often held connections are looked at while any are held (ms). */
@@ -81,9 +92,11 @@ export class ShedHold {
     const { holdMs } = this.opts;
     if (!(holdMs > 0) || conn.destroyed) return false;
     const now = this.clock.now();
-    const previous = this.lastRefused.get(conn);
-    this.lastRefused.set(conn, now);
-    if (previous === undefined || now - previous >= holdMs) return false;
+    if (this.opts.holdOn === 'repeat') {
+      const previous = this.lastRefused.get(conn);
+      this.lastRefused.set(conn, now);
+      if (previous === undefined || now - previous >= holdMs) return false;
+    }
     conn.pause();
     // A tick is pending exactly while something is held: start one with the first hold.
     if (this.held === 0) this.clock.setTimer(() => this.tick(), this.opts.tickMs ?? 5);

@@ -72,7 +72,7 @@ export interface HttpDeps {
   metrics: Metrics;
   logger: Logger;
   admin?: AdminActions;
-  /** Time for the hold on connections that ignore Retry-After (shed-hold.ts); tests inject one. */
+  /** Time for the hold on refused connections (shed-hold.ts); tests inject one. */
   holdClock?: HoldClock;
 }
 

@@ -8,6 +8,12 @@ import { fixtureRecommender } from '../../bench/fixture-recommender.js';
 import { metricValue } from './setup.js';
 
 const config = loadConfig({}, { host: '127.0.0.1', port: 0, mode: 'ab' });
+const noHoldConfig = loadConfig({ FEEDREC_SHED_HOLD_MS: '0' }, { host: '127.0.0.1', port: 0, mode: 'ab' });
+/** Holds only for connections refused again within Retry-After (FEEDREC_SHED_HOLD_ON=repeat). */
+const repeatConfig = loadConfig(
+  { FEEDREC_SHED_HOLD_ON: 'repeat' },
+  { host: '127.0.0.1', port: 0, mode: 'ab' },
+);
 /** A hold clock that never fires by itself: the test releases held connections. */
 function heldUntilReleased() {
   const due: (() => void)[] = [];
@@ -38,7 +44,7 @@ describe('shedding before the request is read (a real Node server)', () => {
     running = undefined;
   });
 
-  async function start(holdClock?: HoldClock) {
+  async function start(holdClock?: HoldClock, cfg = config) {
     let admitting = true;
     let ranked = 0;
     const recommender = fixtureRecommender();
@@ -50,14 +56,14 @@ describe('shedding before the request is read (a real Node server)', () => {
     recommender.admits = () => admitting;
     const metrics = new Metrics({ defaultMetrics: false });
     const app = createApp({
-      config,
+      config: cfg,
       recommender,
       exposures: { log: () => {} },
       metrics,
       logger: silentLogger,
       holdClock,
     });
-    running = await startServer(app, config, { signals: [] });
+    running = await startServer(app, cfg, { signals: [] });
     const url = (path: string) => `http://127.0.0.1:${running!.port}${path}`;
     return {
       url,
@@ -68,9 +74,8 @@ describe('shedding before the request is read (a real Node server)', () => {
   }
 
   it('answers 503 + Retry-After with the JSON error at once, with no model call, when the queue refuses', async () => {
-    // Each request a full Retry-After after the one before, so no connection is held here.
-    let t = 0;
-    const s = await start({ now: () => (t += 1000), setTimer: () => undefined });
+    // Holds off: the answers, not the holds, are under test (fetch reuses its connection).
+    const s = await start(undefined, noHoldConfig);
     expect((await fetch(s.url(REC))).status).toBe(200);
     expect(s.ranked()).toBe(1);
 
@@ -116,7 +121,7 @@ describe('shedding before the request is read (a real Node server)', () => {
     expect(s.ranked()).toBe(0);
   });
 
-  it('does not read a connection refused again within Retry-After until the queue has room', async () => {
+  it('does not read a refused connection again until the queue has room', async () => {
     const hold = heldUntilReleased();
     const s = await start(hold.clock);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
@@ -124,9 +129,6 @@ describe('shedding before the request is read (a real Node server)', () => {
     try {
       s.refuse(true);
       expect(await getOn(agent, s.url(REC)).done).toBe(503);
-      expect(hold.timers()).toBe(0); // a first refusal: the client may not know yet
-      hold.clock.t = 10;
-      expect(await getOn(agent, s.url(REC)).done).toBe(503); // at once: it ignored Retry-After
       expect(hold.timers()).toBe(1);
       expect(await metricValue(s.metrics, 'feedrec_held_connections')).toBe(1);
 
@@ -143,17 +145,61 @@ describe('shedding before the request is read (a real Node server)', () => {
       hold.release();
       expect(await held.done).toBe(200);
       expect(s.ranked()).toBe(1);
-      expect(await metricValue(s.metrics, 'feedrec_held_connections')).toBe(0);
-      expect(await metricValue(s.metrics, 'feedrec_connection_holds_total')).toBe(1);
+      expect(await metricValue(s.metrics, 'feedrec_connection_holds_total')).toBe(2);
     } finally {
       agent.destroy();
       other.destroy();
     }
   });
 
-  it('never holds a connection whose client waits out Retry-After', async () => {
+  it('reads a held connection again once its Retry-After has passed, room or not', async () => {
     const hold = heldUntilReleased();
     const s = await start(hold.clock);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      s.refuse(true);
+      expect(await getOn(agent, s.url(REC)).done).toBe(503);
+      const next = getOn(agent, s.url(REC));
+      hold.clock.t = 999;
+      hold.release();
+      await new Promise((r) => setTimeout(r, 100));
+      expect(next.answered()).toBe(false);
+      hold.clock.t = 1000; // the refusal's Retry-After: 1 s
+      hold.release();
+      expect(await next.done).toBe(503); // read, and refused: the queue is still full
+      expect(await metricValue(s.metrics, 'feedrec_held_connections')).toBe(1); // held anew
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  it('with holds on repeat only, reads past a first refusal and holds a connection refused again within Retry-After', async () => {
+    const hold = heldUntilReleased();
+    const s = await start(hold.clock, repeatConfig);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      s.refuse(true);
+      expect(await getOn(agent, s.url(REC)).done).toBe(503);
+      expect(hold.timers()).toBe(0); // a first refusal: the client may not know yet
+      hold.clock.t = 10;
+      expect(await getOn(agent, s.url(REC)).done).toBe(503); // at once: it ignored Retry-After
+      expect(hold.timers()).toBe(1);
+      const held = getOn(agent, s.url(REC));
+      hold.release();
+      await new Promise((r) => setTimeout(r, 100));
+      expect(held.answered()).toBe(false);
+      s.refuse(false);
+      hold.release();
+      expect(await held.done).toBe(200);
+      expect(await metricValue(s.metrics, 'feedrec_connection_holds_total')).toBe(1);
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  it('with holds on repeat only, never holds a connection whose client waits out Retry-After', async () => {
+    const hold = heldUntilReleased();
+    const s = await start(hold.clock, repeatConfig);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     try {
       s.refuse(true);

@@ -34,22 +34,22 @@ function connection() {
   return conn;
 }
 
-function setup(o: { holdMs?: number; releasePerTick?: number } = {}) {
+function setup(o: { holdMs?: number; releasePerTick?: number; holdOn?: 'refusal' | 'repeat' } = {}) {
   const { clock, advance, pending } = manualClock();
   const room = { now: false };
   const events: boolean[] = [];
   const hold = new ShedHold({
     holdMs: o.holdMs ?? 1000,
+    holdOn: o.holdOn,
     hasRoom: () => room.now,
     tickMs: 5,
     releasePerTick: o.releasePerTick ?? 2,
     clock,
     onHold: (h) => events.push(h),
   });
-  /** Refused twice in a row: held. */
+  /** A refused connection: held. */
   const holdOne = () => {
     const c = connection();
-    hold.refused(c);
     hold.refused(c);
     return c;
   };
@@ -57,15 +57,30 @@ function setup(o: { holdMs?: number; releasePerTick?: number } = {}) {
 }
 
 describe('holding connections that ignore Retry-After', () => {
-  it('reads on after a first refusal: the client may not have been told before', () => {
-    const { hold } = setup();
+  it('holds a refused connection, at most until its Retry-After has passed', () => {
+    const { hold, advance, events } = setup();
+    const c = connection();
+    advance(3);
+    expect(hold.refused(c)).toBe(true);
+    expect(c.paused).toBe(true);
+    expect(hold.held).toBe(1);
+    advance(1002); // no room all along
+    expect(c.paused).toBe(true);
+    advance(1005); // the first tick after 3 + 1,000 ms
+    expect(c.paused).toBe(false);
+    expect(hold.held).toBe(0);
+    expect(events).toEqual([true, false]);
+  });
+
+  it('on repeat only: reads on after a first refusal (the client may not have been told before)', () => {
+    const { hold } = setup({ holdOn: 'repeat' });
     const c = connection();
     expect(hold.refused(c)).toBe(false);
     expect(c.paused).toBe(false);
   });
 
-  it('holds a connection refused again within Retry-After, at most until that Retry-After has passed', () => {
-    const { hold, advance, events } = setup();
+  it('on repeat only: holds a connection refused again within Retry-After, at most until that Retry-After has passed', () => {
+    const { hold, advance, events } = setup({ holdOn: 'repeat' });
     const c = connection();
     hold.refused(c);
     advance(3);
@@ -105,8 +120,18 @@ describe('holding connections that ignore Retry-After', () => {
     expect(c.paused).toBe(false);
   });
 
-  it('never holds a client that waits out Retry-After between requests', () => {
-    const { hold, advance, pending } = setup();
+  it('a client that waits out Retry-After finds its connection read again by then', () => {
+    const { hold, advance } = setup();
+    const c = connection();
+    for (let t = 0; t <= 5000; t += 1000) {
+      advance(t);
+      expect(c.paused).toBe(false);
+      expect(hold.refused(c)).toBe(true);
+    }
+  });
+
+  it('on repeat only: never holds a client that waits out Retry-After between requests', () => {
+    const { hold, advance, pending } = setup({ holdOn: 'repeat' });
     const c = connection();
     for (let t = 0; t <= 5000; t += 1000) {
       advance(t);
@@ -115,8 +140,8 @@ describe('holding connections that ignore Retry-After', () => {
     expect(pending()).toBe(0);
   });
 
-  it('holds each connection on its own', () => {
-    const { hold, advance } = setup();
+  it('on repeat only: holds each connection on its own', () => {
+    const { hold, advance } = setup({ holdOn: 'repeat' });
     const a = connection();
     const b = connection();
     hold.refused(a);
