@@ -37,6 +37,23 @@ async function readRun(file: string): Promise<SimulationRun> {
   return run;
 }
 
+/**
+ * The exposures the report reads: --from/--to when given, else the simulated period of the run
+ * file, else every exposure in the table. The run's period matters: anything else that asked the
+ * service in A/B mode (a benchmark, a smoke test) left exposures too, at times inside the logged
+ * period, and counted in they would bias both groups.
+ */
+export function reportWindow(
+  flags: Pick<ReportFlags, 'from' | 'to'>,
+  run: Pick<SimulationRun, 'period'> | undefined,
+): { fromMs?: number; toMs?: number } {
+  const fromRun = (v: string | undefined) => (v === undefined ? undefined : parseIsoTime(v));
+  return {
+    fromMs: time('from', flags.from) ?? fromRun(run?.period.from),
+    toMs: time('to', flags.to) ?? fromRun(run?.period.to),
+  };
+}
+
 /** Everything the report command does, for scripts and tests: read, compute. */
 export async function experimentReport(
   flags: Pick<ReportFlags, 'from' | 'to' | 'hitWindow' | 'testShare' | 'run'> & DataFlags,
@@ -52,11 +69,7 @@ export async function experimentReport(
   const runFile = flags.run ?? (existsSync(DEFAULT_RUN) ? DEFAULT_RUN : undefined);
   const run = runFile ? await readRun(runFile) : undefined;
   const data = await withDatabase(cfg, (db) =>
-    readExperimentData(db, {
-      fromMs: time('from', flags.from),
-      toMs: time('to', flags.to),
-      hitWindowMinutes,
-    }),
+    readExperimentData(db, { ...reportWindow(flags, run), hitWindowMinutes }),
   );
   return buildReport(data, { testShare: cfg.ab.testShare, hitWindowMinutes }, run);
 }
@@ -68,8 +81,14 @@ export function registerReportCommand(ab: Command): void {
       .description(
         'the experiment’s verdict: Hitrate@5 per group with user-level intervals, CUPED, SRM check, MDE',
       )
-      .option('--from <time>', 'first exposure time to include (default: the first exposure)')
-      .option('--to <time>', 'last exposure time to include (default: the last exposure)')
+      .option(
+        '--from <time>',
+        "first exposure time to include (default: the run file's first simulated day, else the first exposure)",
+      )
+      .option(
+        '--to <time>',
+        "last exposure time to include (default: the end of the run file's period, else the last exposure)",
+      )
       .option('--hit-window <minutes>', 'a like within this many minutes of the exposure is a hit', '60')
       .option(
         '--test-share <share>',

@@ -5,6 +5,7 @@ import { ValidationError } from '../../src/errors/index.js';
 import {
   buildReport,
   readExperimentData,
+  reportWindow,
   serviceSink,
   simulateExperiment,
   type SimulateOptions,
@@ -161,5 +162,31 @@ describe('a simulated experiment against a running service (tiny world, embedded
     expect(r.groups.control.exposures + r.groups.test.exposures).toBe(300);
     expect(r.srm.mismatch).toBe(false);
     expect(r.simulation?.trueEffect?.insideInterval).toBe(true);
+  });
+
+  // Last: it leaves an exposure in the table that no simulated visit made.
+  it('reads only the run’s simulated period, not exposures other traffic left in the logged one', async () => {
+    // What a benchmark against the same data folder leaves: an A/B answer at a logged-period time.
+    svc.exposures.log({
+      loggedAt: new Date(),
+      requestId: 'bench-1',
+      userId: world.users[0]!.userId,
+      group: 'control',
+      modelVersion: 'control/v1',
+      postIds: world.posts.slice(0, 5).map((p) => p.postId),
+      requestTime: new Date(EXPERIMENT_START_MS - 5 * 86_400_000),
+    });
+    await svc.exposures.flush();
+    const all = await readExperimentData(svc.db, { hitWindowMinutes: 60 });
+    expect(all.userDays.reduce((n, d) => n + d.exposures, 0)).toBe(301);
+
+    const window = reportWindow({}, run);
+    expect(window.fromMs).toBe(Date.parse(`${run.period.from}Z`));
+    const data = await readExperimentData(svc.db, { ...window, hitWindowMinutes: 60 });
+    expect(data.userDays.reduce((n, d) => n + d.exposures, 0)).toBe(300);
+    // --from / --to still win over the run's period.
+    expect(reportWindow({ from: '2021-11-01T00:00:00' }, run).fromMs).toBe(
+      Date.parse('2021-11-01T00:00:00Z'),
+    );
   });
 });
