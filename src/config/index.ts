@@ -120,7 +120,7 @@ export const configSchema = z.object({
       /**
        * Which refused connections are held: every one (refusal; its next request waits unread) or
        * only one refused again within Retry-After (repeat). "refusal" cut the refusals at 3x
-       * capacity open loop by 18-43 %, and the CPU they cost went to the workers (shed-hold.ts).
+       * capacity open loop by 18-43 %, and the workers got the CPU they cost (shed-hold.ts).
        */
       shedHoldOn: z.enum(['refusal', 'repeat']).default('refusal'),
       /**

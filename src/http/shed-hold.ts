@@ -18,9 +18,12 @@
 // holdOn "repeat" holds only a connection refused again before its previous refusal's
 // Retry-After had passed (the first refusal is read past): that was the rule until the open loop
 // at 3x capacity showed each connection then cost two refusals per hold, both paid for by the
-// client and this thread in CPU the workers lacked; holding from the first refusal cut the
-// refusals there by 18-43 % and raised the model-ranked answers by 8-16 % in three paired runs
-// (bench/results/overload-12.md, -13, -14). "repeat" remains for a balancer in
+// client and this thread in CPU the workers lacked. Holding from the first refusal cut the
+// refusals there by 18-43 % and gave the workers 2-4 points of a core more in three paired runs
+// (bench/results/overload-12.md, -13, -14); the model-ranked answers, as a share of each
+// service's capacity, moved by less than the machine's noise (88/108/79 % against 99/94/76 %),
+// and over all runs with the same load generator the median was 99 % against 83 % (README).
+// "repeat" remains for a balancer in
 // front that multiplexes many users over few connections and would rather see a quick 503 than
 // a paused connection.
 
