@@ -183,12 +183,6 @@ export class RankerPool {
       // timeout timer keeps the closed pool (and the feature store in workerData) reachable until
       // it fires: with the default 30 s, each reload within 30 s held one more store.
       closeTimeout: 1_000,
-      // Piscina loads the worker file with require() first, which on Node 20.19+ instantiates an
-      // ES module synchronously; a worker terminated in the middle of that (a pool closed while a
-      // replacement starts) ends the whole process in a V8 fatal error ("IsGraphAsync must be
-      // used on an instantiated module"), seen under a loaded test run. Without require(esm),
-      // Piscina falls back to import(), which a termination interrupts cleanly.
-      execArgv: [...process.execArgv, '--no-experimental-require-module'],
       workerData,
     });
     const warmThreads = new Set<number>();
